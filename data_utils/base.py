@@ -1,0 +1,111 @@
+"""The two containers every data set passes through: RawDataset and DatasetSplits.
+
+A registered loader returns a RawDataset (all examples, plus the source's canonical test split
+when it has one); load_dataset turns it into a DatasetSplits (train/val/test, standardised).
+
+Conventions shared by the whole project:
+    features  torch.float32 (N, ...), or torch.uint8 images (N, C, H, W) turned into floats per
+              batch by ``transform``;
+    labels    torch.int64 class indices of shape (N,), 0..num_classes-1, also for binary tasks.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from torch import Tensor
+
+Transform = Callable[[Tensor], Tensor]
+
+
+def check_labels(y: Tensor, num_classes: int, what: str) -> None:
+    """Assert the label convention: int64 class indices of shape (N,) in 0..num_classes-1."""
+    assert y.dtype == torch.int64, f"{what}: labels must be torch.int64, got {y.dtype}"
+    assert y.dim() == 1, f"{what}: labels must have shape (N,), got {tuple(y.shape)}"
+    if y.numel() > 0:
+        assert int(y.min()) >= 0 and int(y.max()) < num_classes, (
+            f"{what}: labels must lie in 0..{num_classes - 1}, "
+            f"got {int(y.min())}..{int(y.max())}"
+        )
+
+
+@dataclass
+class RawDataset:
+    """All examples of one data set, as returned by a registered loader (before splitting).
+
+    Attributes:
+        x: Features, float32 (N, ...) or uint8 images (N, C, H, W).
+        y: Labels, int64 (N,).
+        num_classes: Number of classes.
+        class_names: One name per class index.
+        x_test: The source's canonical test features, if it has a fixed test split (MNIST, ...).
+        y_test: The canonical test labels.
+        fixed_split: True when train = val = test = x (the 4-point XOR truth table).
+        transform: Per-batch transform applied by the loaders (e.g. uint8 -> float in [0, 1]).
+    """
+
+    x: Tensor
+    y: Tensor
+    num_classes: int
+    class_names: list[str]
+    x_test: Tensor | None = None
+    y_test: Tensor | None = None
+    fixed_split: bool = False
+    transform: Transform | None = None
+
+    def __post_init__(self) -> None:
+        assert (
+            self.x.shape[0] == self.y.shape[0]
+        ), f"x has {self.x.shape[0]} rows but y has {self.y.shape[0]}"
+        assert (
+            len(self.class_names) == self.num_classes
+        ), f"{len(self.class_names)} class names for {self.num_classes} classes"
+        check_labels(self.y, self.num_classes, "RawDataset.y")
+        assert (self.x_test is None) == (self.y_test is None), "give both x_test and y_test"
+        if self.x_test is not None and self.y_test is not None:
+            assert (
+                self.x_test.shape[1:] == self.x.shape[1:]
+            ), f"test features {tuple(self.x_test.shape[1:])} != train {tuple(self.x.shape[1:])}"
+            check_labels(self.y_test, self.num_classes, "RawDataset.y_test")
+
+
+@dataclass
+class DatasetSplits:
+    """Deterministic train/val/test splits of one data set, ready for the loaders.
+
+    Attributes:
+        name: Registry name of the data set.
+        x_train, y_train, x_val, y_val, x_test, y_test: The three splits (labels int64 (N,)).
+        num_classes: Number of classes.
+        class_names: One name per class index.
+        transform: Per-batch transform the loaders apply to features (None for float features).
+        mean: Per-feature (or per-channel) training-set mean used for standardisation, or None
+            when the features were not standardised. Broadcasts against x_train[0].
+        std: The matching training-set standard deviation (zeros replaced by 1), or None.
+    """
+
+    name: str
+    x_train: Tensor
+    y_train: Tensor
+    x_val: Tensor
+    y_val: Tensor
+    x_test: Tensor
+    y_test: Tensor
+    num_classes: int
+    class_names: list[str]
+    transform: Transform | None = None
+    mean: Tensor | None = None
+    std: Tensor | None = None
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """Shape of one example, x_train.shape[1:]."""
+        return tuple(self.x_train.shape[1:])
+
+    @property
+    def num_features(self) -> int:
+        """Number of scalar features per example, prod(input_shape)."""
+        return math.prod(self.input_shape)

@@ -1,0 +1,264 @@
+"""Checkpoints: atomic writes, safe loading, rotation, and compatibility checks.
+
+A checkpoint is a plain dict of tensors, numbers, strings, lists and dicts, so that it loads with
+``torch.load(weights_only=True)``: nothing in it is a pickled custom object, and a file that would
+run code when unpickled is refused before any of its code runs.
+
+Layout on disk (one folder per experiment, so that ``latest`` and ``best`` mean something)::
+
+    outputs/models/<experiment>/<run>_epoch003_step000012.pt   rotated: the last K are kept
+    outputs/models/<experiment>/latest.json                     pointer to the newest checkpoint
+    outputs/models/<experiment>/best.json                       pointer to the best by the monitor
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import pickle
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from utils.exceptions import CheckpointError
+
+logger = logging.getLogger(__name__)
+
+CHECKPOINT_FORMAT = "aifs-checkpoint"
+CHECKPOINT_VERSION = 1
+POINTER_NAMES = ("latest", "best")
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make a rename durable by syncing its directory (a no-op where directories cannot be opened)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_write_bytes(path: Path, write: Any) -> None:
+    """Write a file atomically: temp file in the same folder, flush, fsync, then ``os.replace``.
+
+    Args:
+        path: Destination. A process killed at any point leaves either the old file or the new one.
+        write: Callable that receives the open binary file object and writes the content.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        raise CheckpointError(f"could not write {path}: {err}") from err
+    _fsync_dir(path.parent)
+
+
+def save_checkpoint(state: dict[str, Any], path: Path) -> Path:
+    """Save a checkpoint dict atomically and return its path."""
+    assert isinstance(state, dict), "a checkpoint is a dict"
+    state = {"format": CHECKPOINT_FORMAT, "format_version": CHECKPOINT_VERSION, **state}
+    atomic_write_bytes(Path(path), lambda handle: torch.save(state, handle))
+    return Path(path)
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Load a checkpoint safely (``weights_only=True``) and check it is one of ours.
+
+    Raises:
+        CheckpointError: the file is missing, empty, truncated, not a checkpoint of this project,
+            or holds objects that would run code when unpickled (refused; their code never runs).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"no checkpoint at {path}: check the path (or train first)")
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"checkpoint {path} is empty (0 bytes): it was never fully written")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise CheckpointError(
+            f"refused to load {path}: it contains objects other than tensors and plain values, "
+            f"which could run code when unpickled ({str(err).splitlines()[0]})"
+        ) from err
+    except (RuntimeError, EOFError, ValueError, OSError, zipfile.BadZipFile) as err:
+        raise CheckpointError(
+            f"checkpoint {path} is unreadable (truncated or not a PyTorch file): {err}"
+        ) from err
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(
+            f"{path} is a PyTorch file but not a checkpoint of this project "
+            f"(expected a dict with format={CHECKPOINT_FORMAT!r})"
+        )
+    if state.get("format_version", 0) > CHECKPOINT_VERSION:
+        raise CheckpointError(
+            f"{path} has checkpoint format version {state['format_version']}, newer than this "
+            f"code understands ({CHECKPOINT_VERSION}): update the project"
+        )
+    return state
+
+
+def check_compatible(state: dict[str, Any], model_name: str, model_state: dict[str, Any]) -> None:
+    """Raise a CheckpointError naming every mismatch between a checkpoint and a model.
+
+    Args:
+        state: A loaded checkpoint.
+        model_name: The model the caller is about to load weights into.
+        model_state: That model's current state dict (names and shapes are compared).
+    """
+    stored = state.get("model_name")
+    if stored != model_name:
+        raise CheckpointError(
+            f"checkpoint holds model {stored!r}, not {model_name!r}: use a checkpoint of this model"
+        )
+    saved = state.get("model_state", {})
+    problems = []
+    missing = sorted(set(model_state) - set(saved))
+    unexpected = sorted(set(saved) - set(model_state))
+    if missing:
+        problems.append(f"missing {missing}")
+    if unexpected:
+        problems.append(f"unexpected {unexpected}")
+    for name in sorted(set(saved) & set(model_state)):
+        want, got = tuple(np.shape(model_state[name])), tuple(np.shape(saved[name]))
+        if want != got:
+            problems.append(f"{name}: checkpoint {got} vs model {want}")
+    if problems:
+        raise CheckpointError(
+            "checkpoint does not fit this model configuration: "
+            + "; ".join(problems)
+            + " (was it trained with another experiment or size?)"
+        )
+
+
+def export_safetensors(model_state: dict[str, Any], path: Path) -> Path:
+    """Export model weights alone as a ``.safetensors`` file (no code, no pickle)."""
+    from safetensors.torch import save
+
+    tensors = {k: torch.as_tensor(v).contiguous() for k, v in model_state.items()}
+    data = save(tensors)
+    atomic_write_bytes(Path(path), lambda handle: handle.write(data))
+    return Path(path)
+
+
+class CheckpointManager:
+    """Rotates a run's checkpoints in one experiment folder and keeps the pointers current.
+
+    Keeps the newest ``keep_last`` epoch checkpoints of this run plus the best one by the monitored
+    validation metric. Interrupt and debug checkpoints are never rotated away.
+    """
+
+    def __init__(self, folder: Path, run_name: str, keep_last: int = 3, mode: str = "max") -> None:
+        assert keep_last >= 1, "keep_last must be at least 1"
+        assert mode in ("max", "min"), "mode is 'max' or 'min'"
+        self.folder = Path(folder)
+        self.run_name = run_name
+        self.keep_last = keep_last
+        self.mode = mode
+        self.kept: list[Path] = []
+        self.best_path: Path | None = None
+        self.best_value: float | None = None
+        self.folder.mkdir(parents=True, exist_ok=True)
+
+    def is_better(self, value: float | None) -> bool:
+        if value is None or not np.isfinite(value):
+            return False
+        if self.best_value is None:
+            return True
+        return value > self.best_value if self.mode == "max" else value < self.best_value
+
+    def save(self, state: dict[str, Any], metric: float | None = None, kind: str = "epoch") -> Path:
+        """Write a checkpoint, update ``latest`` (and ``best``), and rotate old epoch checkpoints."""
+        name = f"{self.run_name}_epoch{state['epoch']:03d}_step{state['global_step']:07d}"
+        if kind != "epoch":
+            name += f"_{kind}"
+        path = save_checkpoint({**state, "kind": kind}, self.folder / f"{name}.pt")
+        self._point("latest", path, state)
+        if kind == "epoch":
+            if self.is_better(metric):
+                self.best_value, self.best_path = metric, path
+                self._point("best", path, state)
+            self.kept.append(path)
+            self._rotate()
+        return path
+
+    def _point(self, pointer: str, path: Path, state: dict[str, Any]) -> None:
+        info = {"path": path.name, "epoch": state["epoch"], "global_step": state["global_step"]}
+        data = json.dumps(info).encode()
+        atomic_write_bytes(self.folder / f"{pointer}.json", lambda handle: handle.write(data))
+
+    def _rotate(self) -> None:
+        while len(self.kept) > self.keep_last:
+            old = self.kept.pop(0)
+            if old != self.best_path:
+                old.unlink(missing_ok=True)
+        stale_best = [
+            p for p in self.folder.glob(f"{self.run_name}_epoch*.pt") if p not in self.kept
+        ]
+        for path in stale_best:
+            if path != self.best_path and not path.stem.endswith(
+                ("_interrupt", "_debug", "_final")
+            ):
+                path.unlink(missing_ok=True)
+
+
+def resolve_checkpoint(spec: str | Path, folder: Path) -> dict[str, Any]:
+    """Load a checkpoint named by a path, or by ``latest`` / ``best`` in an experiment folder.
+
+    For ``latest``, a newest checkpoint that cannot be read is reported and the previous good one
+    is used instead: a crash while saving must never cost more than the last save.
+
+    Returns:
+        The loaded checkpoint, with its path under the key ``"path"``.
+    """
+    spec_str = str(spec)
+    if spec_str not in POINTER_NAMES:
+        state = load_checkpoint(Path(spec_str))
+        state["path"] = spec_str
+        return state
+    folder = Path(folder)
+    pointer = folder / f"{spec_str}.json"
+    candidates: list[Path] = []
+    if pointer.is_file():
+        try:
+            candidates.append(folder / json.loads(pointer.read_text())["path"])
+        except (OSError, ValueError, KeyError) as err:
+            logger.warning(
+                "pointer %s is unreadable (%s); searching the folder instead", pointer, err
+            )
+    if spec_str == "latest":
+        others = sorted(folder.glob("*.pt"), key=lambda p: p.stat().st_mtime_ns, reverse=True)
+        candidates += [p for p in others if p not in candidates]
+    if not candidates:
+        raise CheckpointError(
+            f"no '{spec_str}' checkpoint in {folder}: train this experiment first, "
+            f"or pass a checkpoint path"
+        )
+    errors = []
+    for path in candidates:
+        try:
+            state = load_checkpoint(path)
+        except CheckpointError as err:
+            logger.warning("skipping unusable checkpoint: %s", err)
+            errors.append(str(err))
+            continue
+        if errors:
+            logger.warning("'%s' fell back to the previous good checkpoint %s", spec_str, path)
+        state["path"] = str(path)
+        return state
+    raise CheckpointError(f"no usable '{spec_str}' checkpoint in {folder}: " + " | ".join(errors))

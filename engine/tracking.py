@@ -1,0 +1,134 @@
+"""Metrics tracking: always a local JSONL file, and Weights & Biases when it is on.
+
+wandb never reaches the network unless a user asked for it. The mode is decided here, once:
+
+- ``--no-wandb`` (or ``WANDB_MODE=disabled``): off.
+- ``WANDB_MODE=online`` and a logged-in user (``wandb login`` or ``WANDB_API_KEY``): online.
+- anything else: offline. Runs land under ``outputs/logs/wandb`` and can be uploaded later with
+  ``wandb sync``. Asking for online without being logged in warns and stays offline.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import netrc
+import os
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+WANDB_PROJECT = "ai-from-scratch-to-scale"
+
+
+def _logged_in() -> bool:
+    if os.environ.get("WANDB_API_KEY"):
+        return True
+    try:
+        auth = netrc.netrc().authenticators("api.wandb.ai")
+    except (OSError, netrc.NetrcParseError):
+        return False
+    return auth is not None
+
+
+def resolve_wandb_mode(enabled: bool) -> str:
+    """Return 'disabled', 'offline' or 'online' following the rules in the module docstring."""
+    requested = os.environ.get("WANDB_MODE", "").strip().lower()
+    if not enabled or requested in ("disabled", "off"):
+        return "disabled"
+    if requested == "online":
+        if _logged_in():
+            return "online"
+        logger.warning("WANDB_MODE=online but nobody is logged in (wandb login): running offline")
+    return "offline"
+
+
+def _plain(value: Any) -> Any:
+    """Numbers as Python floats/ints so JSON and wandb accept them."""
+    if hasattr(value, "item"):
+        return value.item()
+    return value
+
+
+class Tracker:
+    """Writes metrics to ``<run>.metrics.jsonl`` and mirrors them to wandb when it is on.
+
+    Args:
+        metrics_file: JSONL destination (one object per ``log`` call); None writes nothing locally.
+        run_name: Name of the run (wandb run name).
+        config: Resolved configuration, stored with the wandb run.
+        wandb_enabled: False for ``--no-wandb``.
+        wandb_dir: Where offline wandb runs are written.
+        tags: wandb tags.
+    """
+
+    def __init__(
+        self,
+        metrics_file: Path | None,
+        run_name: str = "run",
+        config: dict[str, Any] | None = None,
+        wandb_enabled: bool = False,
+        wandb_dir: Path | None = None,
+        tags: list[str] | None = None,
+    ) -> None:
+        self.metrics_file = Path(metrics_file) if metrics_file else None
+        if self.metrics_file:
+            self.metrics_file.parent.mkdir(parents=True, exist_ok=True)
+        self.mode = resolve_wandb_mode(wandb_enabled)
+        self.wandb_run = None
+        if self.mode != "disabled":
+            self.wandb_run = self._start_wandb(run_name, config or {}, wandb_dir, tags or [])
+
+    def _start_wandb(self, run_name: str, config: dict, wandb_dir: Path | None, tags: list[str]):
+        try:
+            import wandb
+        except ImportError:
+            logger.warning("wandb is not installed: metrics go to the local JSONL file only")
+            self.mode = "disabled"
+            return None
+        if wandb_dir is not None:
+            Path(wandb_dir).mkdir(parents=True, exist_ok=True)
+        run = wandb.init(
+            project=WANDB_PROJECT,
+            name=run_name,
+            config=config,
+            tags=tags,
+            mode=self.mode,
+            dir=str(wandb_dir) if wandb_dir else None,
+            reinit="finish_previous",
+        )
+        logger.info("wandb run %s (%s)", run_name, self.mode)
+        return run
+
+    def log(self, metrics: dict[str, Any], step: int) -> None:
+        """Record one event's metrics at a global step."""
+        row = {"step": step, **{k: _plain(v) for k, v in metrics.items()}}
+        if self.metrics_file:
+            with open(self.metrics_file, "a", encoding="utf-8") as handle:
+                handle.write(json.dumps(row) + "\n")
+        if self.wandb_run is not None:
+            self.wandb_run.log({k: v for k, v in row.items() if k != "step"}, step=step)
+
+    def log_images(self, images: dict[str, Path]) -> None:
+        """Upload saved figures to wandb (local files are already on disk)."""
+        if self.wandb_run is None or not images:
+            return
+        import wandb
+
+        self.wandb_run.log({k: wandb.Image(str(p)) for k, p in images.items()})
+
+    def log_artifact(self, path: Path, name: str, metadata: dict[str, Any] | None = None) -> None:
+        """Store a checkpoint as a versioned wandb model artifact."""
+        if self.wandb_run is None:
+            return
+        import wandb
+
+        artifact = wandb.Artifact(name=name, type="model", metadata=metadata or {})
+        artifact.add_file(str(path))
+        self.wandb_run.log_artifact(artifact)
+
+    def finish(self) -> None:
+        if self.wandb_run is not None:
+            self.wandb_run.finish()
+            self.wandb_run = None

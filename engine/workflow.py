@@ -1,0 +1,414 @@
+"""The train.py and evaluate.py workflows every model shares (architecture sections 6, 7, 9, 10).
+
+A model folder describes itself once with a ``ModelSpec`` (its name, config class, experiments
+file and how to build the model and its loss) and its ``src/train.py`` / ``src/evaluate.py`` call
+``train_main(SPEC)`` / ``evaluate_main(SPEC)``. The steps live here once:
+
+    train:    args -> config -> logging, seed, device -> data -> model (--load-checkpoint weights)
+              -> optimizer, scheduler -> Trainer (--resume state) -> train -> final checkpoint
+              -> plots (--visualize)
+    evaluate: checkpoint -> its config -> the same data split -> model with its weights
+              -> Evaluator on the test split -> JSON (--json prints it last on stdout) -> plots
+
+Errors of the project's own types end the program with one log line and exit code 1; no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from data_utils import DatasetSplits, create_data_loaders, load_dataset
+from engine import distributed
+from engine.checkpoint import (
+    CheckpointManager,
+    check_compatible,
+    export_safetensors,
+    resolve_checkpoint,
+)
+from engine.evaluator import Evaluator
+from engine.modelio import load_model_state, model_state
+from engine.tracking import Tracker
+from engine.trainer import RunContext, Trainer, TrainingInterrupted
+from utils.config import apply_overrides, config_from_dict, config_to_dict, load_config
+from utils.device import select_device
+from utils.exceptions import AIFromScratchError, CheckpointError, ConfigError
+from utils.log import setup_logging
+from utils.metadata import save_run_metadata
+from utils.paths import RunPaths
+from utils.seed import set_random_seed
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """How the shared workflow builds one model.
+
+    Attributes:
+        name: Model identity stored in checkpoints (e.g. "perceptron"); loading another's fails.
+        model_dir: The model folder (its outputs/ go below it).
+        config_cls: The model's config dataclass (subclass of utils.config.BaseConfig).
+        experiments_file: YAML file of named experiments.
+        create_model: ``(config, splits) -> model``.
+        create_criterion: ``(config) -> criterion(scores, y)``.
+        visualize: Optional ``(model, splits, vis_dir, prefix) -> {name: path}`` for model-specific
+            plots, called after the standard ones with ``--visualize``.
+    """
+
+    name: str
+    model_dir: Path
+    config_cls: type
+    experiments_file: Path
+    create_model: Callable[[Any, DatasetSplits], Any]
+    create_criterion: Callable[[Any], Callable]
+    visualize: Callable[..., dict[str, Path]] | None = None
+
+
+# ------------------------------------------------------------------------------------ arguments
+
+
+def train_parser(spec: ModelSpec) -> argparse.ArgumentParser:
+    """The train.py arguments of architecture section 10, plus resume and generic overrides."""
+    p = argparse.ArgumentParser(description=f"Train {spec.name}.")
+    p.add_argument("--experiment", required=True, help="experiment name from experiments.yaml")
+    p.add_argument("--epochs", help="override the number of epochs")
+    p.add_argument("--batch-size", help="override the batch size")
+    p.add_argument("--learning-rate", help="override the learning rate")
+    p.add_argument("--seed", help="random seed (data split, init, shuffling)")
+    p.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps")
+    p.add_argument("--load-checkpoint", help="load weights from this checkpoint, then train afresh")
+    p.add_argument("--resume", help="continue a run from a checkpoint path, or 'latest'")
+    p.add_argument("--no-save-checkpoint", action="store_true", help="do not write checkpoints")
+    p.add_argument("--no-wandb", action="store_true", help="disable wandb for this run")
+    p.add_argument("--tags", nargs="*", default=[], help="wandb tags")
+    p.add_argument("--visualize", action="store_true", help="save plots to outputs/visualizations")
+    p.add_argument("--data-dir", help="data directory (default: $AIFS_DATA_DIR, then the cache)")
+    p.add_argument(
+        "--set",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override any config field, e.g. --set grad_clip=1.0 early_stopping_patience=5",
+    )
+    return p
+
+
+def evaluate_parser(spec: ModelSpec) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=f"Evaluate a trained {spec.name} checkpoint.")
+    p.add_argument(
+        "--checkpoint",
+        required=True,
+        help="checkpoint path, or 'latest' / 'best' of --experiment",
+    )
+    p.add_argument("--experiment", help="data to evaluate on (default: the checkpoint's)")
+    p.add_argument("--visualize", action="store_true", help="save plots to outputs/visualizations")
+    p.add_argument("--json", action="store_true", help="print the metrics JSON as the last line")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+    p.add_argument("--data-dir", help="data directory (default: $AIFS_DATA_DIR, then the cache)")
+    return p
+
+
+def cli_overrides(args: argparse.Namespace) -> dict[str, str]:
+    """Collect the config overrides given on the command line (values stay strings)."""
+    overrides = {
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "lr": args.learning_rate,
+        "seed": args.seed,
+        "device": args.device,
+    }
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ConfigError(f"--set expects KEY=VALUE, got {item!r}")
+        overrides[key.strip()] = value
+    return {k: v for k, v in overrides.items() if v is not None}
+
+
+def run_cli(main: Callable[[], int]) -> int:
+    """Run an entry point, turning the project's errors into one log line and exit code 1."""
+    setup_logging()
+    try:
+        return main()
+    except TrainingInterrupted as stop:
+        return stop.exit_code
+    except AIFromScratchError as err:
+        logger.error("%s: %s", type(err).__name__, err)
+        return 1
+
+
+# ------------------------------------------------------------------------------------ builders
+
+
+def build_optimizer(config: Any, model: Any) -> torch.optim.Optimizer | None:
+    """The optimizer named by ``config.optimizer``; None for NumPy models or 'none'."""
+    if config.optimizer == "none" or not isinstance(model, torch.nn.Module):
+        return None
+    params = [p for p in model.parameters() if p.requires_grad]
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(
+            params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
+        )
+    if config.optimizer == "adam":
+        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+    return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+
+
+def build_scheduler(config: Any, optimizer: torch.optim.Optimizer | None) -> Any | None:
+    """The per-epoch LR scheduler named by ``config.scheduler``."""
+    if optimizer is None or config.scheduler == "none":
+        return None
+    if config.scheduler == "step":
+        return torch.optim.lr_scheduler.StepLR(optimizer, config.step_size, gamma=config.gamma)
+    if config.scheduler == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
+    return torch.optim.lr_scheduler.ReduceLROnPlateau(
+        optimizer, mode=config.monitor_mode, factor=config.gamma, patience=config.step_size
+    )
+
+
+def load_data(config: Any, data_dir: str | None) -> DatasetSplits:
+    """The experiment's dataset, split exactly as every run with this config splits it."""
+    return load_dataset(
+        config.dataset,
+        seed=config.seed,
+        val_fraction=config.val_fraction,
+        test_fraction=config.test_fraction,
+        standardize=config.standardize,
+        data_dir=data_dir,
+    )
+
+
+def data_facts(splits: DatasetSplits) -> dict[str, Any]:
+    """What a checkpoint records about its data, so evaluate.py can check it is given the same."""
+    return {
+        "dataset": splits.name,
+        "num_classes": splits.num_classes,
+        "class_names": list(splits.class_names),
+        "input_shape": list(splits.input_shape),
+    }
+
+
+# ------------------------------------------------------------------------------------ training
+
+
+def train_main(spec: ModelSpec, argv: list[str] | None = None) -> int:
+    """Entry point of every model's ``src/train.py``; returns the process exit code."""
+    args = train_parser(spec).parse_args(argv)
+    return run_cli(lambda: _train(spec, args))
+
+
+def _train(spec: ModelSpec, args: argparse.Namespace) -> int:
+    config = load_config(spec.config_cls, spec.experiments_file, args.experiment)
+    config = apply_overrides(config, cli_overrides(args))
+    paths = RunPaths.create(spec.model_dir, config.experiment)
+    setup_logging(paths.log_file if distributed.is_main_process() else None)
+    logger.info("run %s | model %s | experiment %s", paths.run_name, spec.name, config.experiment)
+    set_random_seed(config.seed, deterministic=config.deterministic)
+    device = select_device(config.device)
+
+    splits = load_data(config, args.data_dir)
+    train_loader, val_loader, _ = create_data_loaders(splits, config.batch_size, seed=config.seed)
+    logger.info(
+        "data %s | train %d | val %d | test %d | %d classes",
+        splits.name,
+        len(splits.y_train),
+        len(splits.y_val),
+        len(splits.y_test),
+        splits.num_classes,
+    )
+    model = spec.create_model(config, splits)
+    if hasattr(model, "to"):
+        model = model.to(device)
+    if args.load_checkpoint:
+        state = resolve_checkpoint(args.load_checkpoint, paths.models_dir / config.experiment)
+        check_compatible(state, spec.name, model_state(model))
+        load_model_state(model, state["model_state"])
+        logger.info("loaded weights from %s; training afresh", state["path"])
+    optimizer = build_optimizer(config, model)
+    scheduler = build_scheduler(config, optimizer)
+
+    run = RunContext(
+        model_name=spec.name,
+        tracker=Tracker(
+            paths.metrics_file,
+            run_name=paths.run_name,
+            config=config_to_dict(config),
+            wandb_enabled=not args.no_wandb,
+            wandb_dir=paths.logs_dir,
+            tags=args.tags,
+        ),
+        checkpoints=(
+            None
+            if args.no_save_checkpoint
+            else CheckpointManager(
+                paths.models_dir / config.experiment,
+                paths.run_name,
+                keep_last=config.keep_last,
+                mode=config.monitor_mode,
+            )
+        ),
+        extra_state={"config": config_to_dict(config), "data": data_facts(splits)},
+    )
+    save_run_metadata(paths.metadata_file, config, seed=config.seed, extra={"argv": sys.argv})
+    trainer = Trainer(
+        model, optimizer, spec.create_criterion(config), device, config, scheduler, run
+    )
+    if args.resume:
+        trainer.load_state_dict(
+            resolve_checkpoint(args.resume, paths.models_dir / config.experiment)
+        )
+    try:
+        history = trainer.train(train_loader, val_loader, config.epochs)
+    finally:
+        run.tracker.finish()
+    _after_training(spec, args, config, paths, trainer, splits, history)
+    return 0
+
+
+def _after_training(spec, args, config, paths, trainer, splits, history) -> None:
+    if not distributed.is_main_process():
+        return
+    if run := trainer.run:
+        if run.checkpoints is not None:
+            final = run.checkpoints.save(trainer.state_dict(), kind="final")
+            weights = export_safetensors(
+                model_state(trainer.model), final.with_suffix(".safetensors")
+            )
+            logger.info("checkpoint %s (weights only: %s)", final, weights.name)
+            run.tracker.log_artifact(
+                final, f"{spec.name}-{config.experiment}", {"epoch": trainer.epoch}
+            )
+    if args.visualize:
+        val_loader = create_data_loaders(splits, config.batch_size, seed=config.seed)[1]
+        figures = make_plots(
+            spec,
+            trainer.model,
+            trainer.evaluator,
+            splits,
+            val_loader,
+            paths,
+            history=history,
+            prefix=f"{config.experiment}_train",
+        )
+        logger.info("plots: %s", ", ".join(str(p) for p in figures.values()))
+
+
+def make_plots(
+    spec, model, evaluator, splits, loader, paths, history=None, prefix=""
+) -> dict[str, Path]:
+    """The standard plots (plus the model's own) for one model on one loader."""
+    import plotting
+
+    vis = paths.vis_dir
+    figures: dict[str, Path] = {}
+    if history is not None and history["epoch"]:
+        figures["learning_curves"] = plotting.plot_learning_curves(
+            history, vis / f"{prefix}_curves.png"
+        )
+    if history is not None and history["audit"]:
+        figures["gradient_audit"] = plotting.plot_gradient_audit(
+            history["audit"], vis / f"{prefix}_audit.png"
+        )
+    y_true, y_pred = evaluator.predict(loader)
+    figures["confusion_matrix"] = plotting.plot_confusion_matrix(
+        y_true, y_pred, list(splits.class_names), vis / f"{prefix}_confusion.png"
+    )
+    if splits.input_shape == (2,):
+        x = torch.cat([splits.x_train, splits.x_val]).numpy()
+        y = torch.cat([splits.y_train, splits.y_val]).numpy()
+        figures["decision_boundary"] = plotting.plot_decision_boundary(
+            lambda grid: _predict_array(evaluator, grid),
+            x,
+            y,
+            vis / f"{prefix}_boundary.png",
+            title=f"{spec.name}: {splits.name}",
+        )
+    if spec.visualize is not None:
+        figures.update(spec.visualize(model, splits, vis, prefix))
+    return figures
+
+
+def _predict_array(evaluator: Evaluator, x: np.ndarray) -> np.ndarray:
+    tensor = torch.as_tensor(x, dtype=torch.float32)
+    return evaluator.predict([(tensor, torch.zeros(len(tensor), dtype=torch.int64))])[1]
+
+
+# ---------------------------------------------------------------------------------- evaluation
+
+
+def evaluate_main(spec: ModelSpec, argv: list[str] | None = None) -> int:
+    """Entry point of every model's ``src/evaluate.py``; returns the process exit code."""
+    args = evaluate_parser(spec).parse_args(argv)
+    return run_cli(lambda: _evaluate(spec, args))
+
+
+def _evaluate(spec: ModelSpec, args: argparse.Namespace) -> int:
+    setup_logging()
+    models_dir = Path(spec.model_dir) / "outputs" / "models"
+    if args.checkpoint in ("latest", "best") and not args.experiment:
+        raise ConfigError(f"--checkpoint {args.checkpoint} needs --experiment to know which run")
+    state = resolve_checkpoint(args.checkpoint, models_dir / (args.experiment or ""))
+    if state.get("model_name") != spec.name:
+        raise CheckpointError(
+            f"{state['path']} holds model {state.get('model_name')!r}, not {spec.name!r}"
+        )
+    stored = config_from_dict(spec.config_cls, state["config"])
+    if args.experiment and args.experiment != stored.experiment:
+        config = load_config(spec.config_cls, spec.experiments_file, args.experiment)
+    else:
+        config = stored
+    paths = RunPaths.create(spec.model_dir, config.experiment)
+    setup_logging(paths.log_file)
+    set_random_seed(config.seed)
+    device = select_device(args.device)
+
+    splits = load_data(config, args.data_dir)
+    model = spec.create_model(config, splits)
+    check_compatible(state, spec.name, model_state(model))
+    load_model_state(model, state["model_state"])
+    if hasattr(model, "to"):
+        model = model.to(device)
+    _, _, test_loader = create_data_loaders(splits, config.batch_size, seed=config.seed)
+    evaluator = Evaluator(model, spec.create_criterion(config), device)
+    metrics = evaluator.evaluate(test_loader)
+    result = {
+        "model": spec.name,
+        "experiment": config.experiment,
+        "checkpoint": str(state["path"]),
+        "split": "test",
+        "epoch": state.get("epoch"),
+        **metrics,
+    }
+    out = paths.logs_dir / f"{Path(state['path']).stem}.eval.json"
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    logger.info(
+        "test accuracy %.4f on %d samples | written to %s",
+        metrics["accuracy"],
+        metrics["num_samples"],
+        out,
+    )
+    if args.visualize:
+        figures = make_plots(
+            spec,
+            model,
+            evaluator,
+            splits,
+            test_loader,
+            paths,
+            history=state.get("history"),
+            prefix=f"{config.experiment}_eval",
+        )
+        logger.info("plots: %s", ", ".join(str(p) for p in figures.values()))
+    if args.json:
+        sys.stdout.write(json.dumps(result) + "\n")
+    return 0

@@ -1,0 +1,34 @@
+"""Train the perceptron through the shared engine.
+
+    python src/train.py --experiment xor --visualize
+    python src/train.py --experiment separable --epochs 30 --seed 7
+    python src/train.py --experiment xor --resume latest
+
+All arguments: python src/train.py --help (architecture section 10, plus --resume and --set).
+The loop itself is engine/trainer.py; the perceptron's rule is Perceptron.train_step in model.py.
+"""
+
+import sys
+
+from config import PerceptronConfig
+from constants import EXPERIMENTS_FILE, MODEL_DIR, MODEL_NAME
+from model import create_criterion, create_model
+
+from engine.workflow import ModelSpec, train_main
+
+SPEC = ModelSpec(
+    name=MODEL_NAME,
+    model_dir=MODEL_DIR,
+    config_cls=PerceptronConfig,
+    experiments_file=EXPERIMENTS_FILE,
+    create_model=create_model,
+    create_criterion=create_criterion,
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return train_main(SPEC, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,29 @@
+"""Shared plotting package: every figure the models save goes through here.
+
+Each ``plot_*`` function validates its inputs, draws one figure, writes it as a PNG with
+:func:`save_figure` (parent directories created, figure closed) and returns the path. Nothing
+is ever shown on screen: the non-interactive Agg backend is selected below, before pyplot is
+imported anywhere in the package, so plots work on headless CI machines and over SSH.
+
+Which plot to make for which model, and what to look for in it: docs/visualization/Playbooks.md.
+How to add a new plot: docs/visualization/Implementation_Guide.md.
+"""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+from plotting.audit import plot_gradient_audit  # noqa: E402
+from plotting.classification import plot_confusion_matrix, plot_decision_boundary  # noqa: E402
+from plotting.core import save_figure  # noqa: E402
+from plotting.curves import plot_learning_curves  # noqa: E402
+from plotting.weights import plot_weights_as_images  # noqa: E402
+
+__all__ = [
+    "plot_confusion_matrix",
+    "plot_decision_boundary",
+    "plot_gradient_audit",
+    "plot_learning_curves",
+    "plot_weights_as_images",
+    "save_figure",
+]

@@ -1,0 +1,48 @@
+"""Shared plumbing: exceptions, logging, seeding, devices, configs, run metadata and paths."""
+
+from utils.config import (
+    BaseConfig,
+    apply_overrides,
+    config_from_dict,
+    config_to_dict,
+    load_config,
+    load_experiments,
+)
+from utils.device import select_device
+from utils.exceptions import (
+    AIFromScratchError,
+    CheckpointError,
+    ConfigError,
+    DataError,
+    ModelError,
+    TrainingError,
+)
+from utils.log import setup_logging
+from utils.metadata import save_run_metadata
+from utils.modules import load_model_modules, model_dirs
+from utils.paths import RunPaths
+from utils.seed import get_rng_state, set_random_seed, set_rng_state
+
+__all__ = [
+    "AIFromScratchError",
+    "BaseConfig",
+    "CheckpointError",
+    "ConfigError",
+    "DataError",
+    "ModelError",
+    "RunPaths",
+    "TrainingError",
+    "apply_overrides",
+    "config_from_dict",
+    "config_to_dict",
+    "get_rng_state",
+    "load_config",
+    "load_experiments",
+    "load_model_modules",
+    "model_dirs",
+    "save_run_metadata",
+    "select_device",
+    "set_random_seed",
+    "set_rng_state",
+    "setup_logging",
+]

@@ -1,0 +1,560 @@
+"""Typed, validated dataclass configs and the one helper that applies experiments and overrides.
+
+A model's ``config.py`` defines one dataclass that subclasses :class:`BaseConfig` (one level,
+no chains) and adds its own fields with commented defaults. Experiments are named data in a
+YAML file (``experiment-name -> {field: value}``), read with ``yaml.safe_load``.
+
+Contract for config classes:
+
+* Every init field has a default, so ``config_cls()`` is the base configuration.
+* Field annotations drive coercion. Supported: ``int``, ``float`` (ints accepted), ``bool``,
+  ``str``, ``Path``, ``X | None`` / ``Optional[X]``, ``Literal[...]``, ``tuple[X, ...]``,
+  ``tuple[X, Y]``, ``list[X]``, ``dict[K, V]`` (mappings only). ``from __future__ import
+  annotations`` is fine.
+* If the class defines ``validate(self) -> None``, it is called after every construction made
+  here (:func:`load_config`, :func:`apply_overrides`, :func:`config_from_dict`). It checks
+  ranges and cross-field constraints and raises :class:`~utils.exceptions.ConfigError` with a
+  message a user can act on (no ``assert``: checks must survive ``python -O``). Subclasses that
+  extend it call ``super().validate()`` first.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import sys
+import types
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, Mapping, TypeVar, Union, get_args, get_origin
+
+import yaml
+
+from utils.device import check_device_name
+from utils.exceptions import ConfigError
+from utils.modules import find_loaded_module
+
+logger = logging.getLogger(__name__)
+
+ConfigT = TypeVar("ConfigT")
+
+_TRUE_STRINGS = ("true", "1", "yes")
+_FALSE_STRINGS = ("false", "0", "no")
+_NONE_STRINGS = ("none", "null")
+
+
+# --------------------------------------------------------------------------------------------
+# Type coercion
+# --------------------------------------------------------------------------------------------
+
+
+def _type_name(tp: Any) -> str:
+    if isinstance(tp, type) and get_origin(tp) is None:
+        return tp.__name__
+    return str(tp).replace("typing.", "").replace("NoneType", "None")
+
+
+def _type_error(name: str, tp: Any, value: Any) -> ConfigError:
+    return ConfigError(
+        f"field {name!r} expects {_type_name(tp)}, got {value!r} ({type(value).__name__})"
+    )
+
+
+def _split_sequence(value: str) -> list[str]:
+    text = value.strip()
+    if len(text) >= 2 and text[0] + text[-1] in ("()", "[]"):
+        text = text[1:-1].strip()
+    return [item.strip() for item in text.split(",")] if text else []
+
+
+def _coerce(value: Any, tp: Any, name: str) -> Any:
+    """Return ``value`` converted to the annotated type ``tp`` or raise ConfigError."""
+    origin = get_origin(tp)
+    if tp is Any:
+        return value
+    if origin is Union or origin is types.UnionType:
+        args = get_args(tp)
+        is_none = value is None or (
+            isinstance(value, str) and value.strip().lower() in _NONE_STRINGS
+        )
+        if type(None) in args and is_none:
+            return None
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _coerce(value, arg, name)
+            except ConfigError:
+                continue
+        raise _type_error(name, tp, value)
+    if value is None:
+        raise _type_error(name, tp, value)
+    if origin is Literal:
+        allowed = get_args(tp)
+        for option in allowed:
+            if type(value) is type(option) and value == option:
+                return option
+            if isinstance(value, str) and value.strip() == str(option):
+                return option
+        raise ConfigError(f"field {name!r} must be one of {list(allowed)}, got {value!r}")
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in _TRUE_STRINGS:
+            return True
+        if isinstance(value, str) and value.strip().lower() in _FALSE_STRINGS:
+            return False
+        raise ConfigError(f"field {name!r} expects bool (true/false/1/0/yes/no), got {value!r}")
+    if tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, str):
+            try:
+                return int(value.strip())
+            except ValueError:
+                pass
+        raise _type_error(name, tp, value)
+    if tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value.strip())
+            except ValueError:
+                pass
+        raise _type_error(name, tp, value)
+    if tp is str:
+        if isinstance(value, str):
+            return value
+        raise _type_error(name, tp, value)
+    if tp is Path:
+        if isinstance(value, (str, Path)):
+            return Path(value)
+        raise _type_error(name, tp, value)
+    if origin in (tuple, list) or tp in (tuple, list):
+        if isinstance(value, str):
+            items: list[Any] = _split_sequence(value)
+        elif isinstance(value, (list, tuple)):
+            items = list(value)
+        else:
+            raise _type_error(name, tp, value)
+        args = get_args(tp)
+        if origin is tuple or tp is tuple:
+            if not args or (len(args) == 2 and args[1] is Ellipsis):
+                item_types = [args[0] if args else Any] * len(items)
+            elif len(args) == len(items):
+                item_types = list(args)
+            else:
+                raise ConfigError(
+                    f"field {name!r} expects {_type_name(tp)} ({len(args)} items), "
+                    f"got {value!r} ({len(items)} items)"
+                )
+            return tuple(
+                _coerce(v, t, f"{name}[{i}]") for i, (v, t) in enumerate(zip(items, item_types))
+            )
+        item_type = args[0] if args else Any
+        return [_coerce(v, item_type, f"{name}[{i}]") for i, v in enumerate(items)]
+    if origin is dict or tp is dict:
+        if not isinstance(value, Mapping):
+            raise _type_error(name, tp, value)
+        key_type, value_type = get_args(tp) or (Any, Any)
+        return {
+            _coerce(k, key_type, f"{name} key"): _coerce(v, value_type, f"{name}[{k!r}]")
+            for k, v in value.items()
+        }
+    if isinstance(tp, type) and isinstance(value, tp):
+        return value
+    raise ConfigError(f"field {name!r} has an unsupported annotation {_type_name(tp)}")
+
+
+# --------------------------------------------------------------------------------------------
+# Dataclass introspection
+# --------------------------------------------------------------------------------------------
+
+
+def _defining_globals(cls: type) -> dict[str, Any]:
+    """Globals of the module that defined ``cls``, to evaluate its string annotations.
+
+    ``sys.modules[cls.__module__]`` is not enough for model configs: a model's ``config``
+    module is loaded by :func:`utils.load_model_modules` and then removed from ``sys.modules``
+    (another model has a ``config`` module too), so that registry is consulted as well.
+    """
+    module = sys.modules.get(cls.__module__)
+    if module is not None and getattr(module, cls.__name__, None) is cls:
+        return vars(module)
+    loaded = find_loaded_module(cls)
+    if loaded is not None:
+        return vars(loaded)
+    return vars(module) if module is not None else {}
+
+
+def _field_types(config_cls: type) -> dict[str, Any]:
+    """Resolved annotations of every dataclass field, base classes first."""
+    hints: dict[str, Any] = {}
+    for base in reversed(config_cls.__mro__):
+        own = base.__dict__.get("__annotations__", {})
+        if not dataclasses.is_dataclass(base) or not own:
+            continue
+        names = [f.name for f in dataclasses.fields(base) if f.name in own]
+        # get_type_hints on a plain holder evaluates these annotations in the globals of the
+        # module that wrote them (a subclass in a model folder and BaseConfig here differ).
+        holder = types.SimpleNamespace(__annotations__={n: own[n] for n in names})
+        try:
+            hints.update(typing.get_type_hints(holder, globalns=_defining_globals(base)))
+        except NameError as exc:
+            raise ConfigError(
+                f"cannot resolve the annotations of {base.__qualname__}: {exc}"
+            ) from exc
+    return hints
+
+
+def _check_config_cls(config_cls: Any) -> None:
+    if not (isinstance(config_cls, type) and dataclasses.is_dataclass(config_cls)):
+        raise ConfigError(f"expected a dataclass type, got {config_cls!r}")
+    no_default = [
+        f.name
+        for f in dataclasses.fields(config_cls)
+        if f.init and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    ]
+    if no_default:
+        raise ConfigError(
+            f"{config_cls.__name__} fields {no_default} have no default; every config field "
+            f"needs one so that {config_cls.__name__}() is the base configuration"
+        )
+
+
+def _init_fields(config_cls: type) -> list[str]:
+    return [f.name for f in dataclasses.fields(config_cls) if f.init]
+
+
+def _resolve_changes(config_cls: type, changes: Mapping[str, Any], source: str) -> dict[str, Any]:
+    """Check keys against the fields and coerce every value; ``-`` in keys means ``_``."""
+    if not isinstance(changes, Mapping):
+        raise ConfigError(f"{source} must be a mapping of field -> value, got {changes!r}")
+    valid = _init_fields(config_cls)
+    hints = _field_types(config_cls)
+    resolved: dict[str, Any] = {}
+    for raw_key, value in changes.items():
+        key = raw_key.replace("-", "_") if isinstance(raw_key, str) else raw_key
+        if key not in valid:
+            raise ConfigError(
+                f"unknown config key {raw_key!r} in {source}; "
+                f"valid fields of {config_cls.__name__}: {', '.join(sorted(valid))}"
+            )
+        try:
+            resolved[key] = _coerce(value, hints[key], key)
+        except ConfigError as exc:
+            raise ConfigError(f"{exc} (in {source})") from None
+    return resolved
+
+
+def _validate(config: Any) -> None:
+    validate = getattr(config, "validate", None)
+    if callable(validate):
+        validate()
+
+
+# --------------------------------------------------------------------------------------------
+# Public API
+# --------------------------------------------------------------------------------------------
+
+
+def load_experiments(experiments_file: Path) -> dict[str, dict[str, Any]]:
+    """Read an experiments YAML file: a mapping experiment-name -> field overrides.
+
+    Args:
+        experiments_file: Path of the YAML file (usually ``models/NN_name/experiments.yaml``).
+
+    Returns:
+        A plain dict, experiment name -> dict of raw (not yet coerced) field values. An
+        experiment with an empty body maps to ``{}``.
+
+    Raises:
+        ConfigError: If the file cannot be read, is not valid YAML or has the wrong shape.
+    """
+    path = Path(experiments_file)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read experiments file {path}: {exc}") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"invalid YAML in experiments file {path}: {exc}") from exc
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"experiments file {path} must be a mapping experiment-name -> field overrides, "
+            f"got {type(data).__name__}"
+        )
+    experiments: dict[str, dict[str, Any]] = {}
+    for name, body in data.items():
+        if not isinstance(name, str):
+            raise ConfigError(f"experiment names in {path} must be strings, got {name!r}")
+        if body is None:
+            body = {}
+        if not isinstance(body, dict):
+            raise ConfigError(
+                f"experiment {name!r} in {path} must be a mapping of field overrides, "
+                f"got {body!r}"
+            )
+        experiments[name] = dict(body)
+    return experiments
+
+
+def load_config(
+    config_cls: type[ConfigT],
+    experiments_file: Path,
+    experiment: str,
+    overrides: dict[str, object] | None = None,
+) -> ConfigT:
+    """Build a config: dataclass defaults, then the named experiment, then CLI overrides.
+
+    If the class has a ``str`` field named ``experiment`` that the YAML entry does not set, it
+    is filled with the experiment name. Values are coerced by the field annotations (see the
+    module docstring); ``validate()`` runs once on the final config.
+
+    Args:
+        config_cls: The model's config dataclass (usually a :class:`BaseConfig` subclass).
+        experiments_file: The YAML file of named experiments.
+        experiment: Name of the experiment to load.
+        overrides: Field -> value from the command line (strings such as ``"0.01"``,
+            ``"true"``, ``"none"``, ``"1,2,3"`` or typed values); ``-`` in keys is read as ``_``.
+
+    Returns:
+        A new, validated instance of ``config_cls``.
+
+    Raises:
+        ConfigError: For an unknown experiment (lists the available ones), an unknown key
+            (lists the valid fields), a value of the wrong type (names field, expected type and
+            value), a value outside a Literal, or a failed ``validate()``.
+    """
+    _check_config_cls(config_cls)
+    experiments = load_experiments(experiments_file)
+    if experiment not in experiments:
+        available = ", ".join(sorted(experiments)) or "(none)"
+        raise ConfigError(
+            f"unknown experiment {experiment!r} in {experiments_file}; available: {available}"
+        )
+    changes: dict[str, Any] = {}
+    if _field_types(config_cls).get("experiment") is str:
+        changes["experiment"] = experiment
+    changes.update(
+        _resolve_changes(
+            config_cls, experiments[experiment], f"experiment {experiment!r} of {experiments_file}"
+        )
+    )
+    changes.update(_resolve_changes(config_cls, overrides or {}, "overrides"))
+    config = config_cls(**changes)
+    _validate(config)
+    return config
+
+
+def apply_overrides(config: ConfigT, overrides: dict[str, object]) -> ConfigT:
+    """Return a copy of ``config`` with ``overrides`` applied, coerced and validated.
+
+    Args:
+        config: A config dataclass instance (not modified).
+        overrides: Field -> value; strings are coerced by the field's annotation, typed values
+            are type-checked. ``-`` in keys is read as ``_``.
+
+    Returns:
+        A new instance made with ``dataclasses.replace``, after ``validate()``.
+
+    Raises:
+        ConfigError: For an unknown key, a wrong type, a Literal violation or a failed
+            ``validate()``.
+    """
+    if not dataclasses.is_dataclass(config) or isinstance(config, type):
+        raise ConfigError(f"expected a config dataclass instance, got {config!r}")
+    changes = _resolve_changes(type(config), overrides, "overrides")
+    new_config = dataclasses.replace(config, **changes)
+    _validate(new_config)
+    return new_config
+
+
+def _to_plain(value: Any) -> Any:
+    if isinstance(value, (tuple, list)):
+        return [_to_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _to_plain(v) for k, v in value.items()}
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def config_to_dict(config: Any) -> dict[str, Any]:
+    """Convert a config to a plain dict (tuples become lists, paths strings).
+
+    Only init fields are included, so :func:`config_from_dict` can rebuild the config. The
+    result is safe for YAML, JSON and ``torch.load(weights_only=True)``.
+
+    Args:
+        config: A config dataclass instance.
+
+    Returns:
+        Field name -> plain value.
+
+    Raises:
+        ConfigError: If ``config`` is not a dataclass instance.
+    """
+    if not dataclasses.is_dataclass(config) or isinstance(config, type):
+        raise ConfigError(f"expected a config dataclass instance, got {config!r}")
+    return {
+        f.name: _to_plain(getattr(config, f.name)) for f in dataclasses.fields(config) if f.init
+    }
+
+
+def config_from_dict(config_cls: type[ConfigT], data: Mapping[str, Any]) -> ConfigT:
+    """Rebuild a config from :func:`config_to_dict` output (e.g. one stored in a checkpoint).
+
+    Strict: unknown keys and wrong types raise, values are coerced like overrides, and
+    ``validate()`` runs. Fields missing from ``data`` (a checkpoint written before a field
+    existed) take the current default and a WARNING lists them.
+
+    Args:
+        config_cls: The config dataclass to build.
+        data: Field name -> value.
+
+    Returns:
+        A validated instance of ``config_cls``.
+
+    Raises:
+        ConfigError: For unknown keys, wrong types or a failed ``validate()``.
+    """
+    _check_config_cls(config_cls)
+    changes = _resolve_changes(config_cls, data, "stored config")
+    missing = sorted(set(_init_fields(config_cls)) - set(changes))
+    if missing:
+        logger.warning(
+            "stored config lacks fields %s; using the current defaults", ", ".join(missing)
+        )
+    config = config_cls(**changes)
+    _validate(config)
+    return config
+
+
+# --------------------------------------------------------------------------------------------
+# The fields every model shares
+# --------------------------------------------------------------------------------------------
+
+OPTIMIZERS = ("sgd", "adam", "adamw", "none")
+SCHEDULERS = ("none", "step", "cosine", "plateau")
+MONITOR_MODES = ("max", "min")
+
+
+@dataclass
+class BaseConfig:
+    """Fields shared by every model's config. Model configs subclass it (one level only).
+
+    Units are given per field. Subclasses add model fields with commented defaults and may
+    extend :meth:`validate` (calling ``super().validate()`` first).
+    """
+
+    # -- identity --------------------------------------------------------------------------
+    experiment: str = ""  # experiment name; load_config fills it in from experiments.yaml
+    dataset: str = ""  # key of data_utils.DATASETS
+    seed: int = 42  # seeds python/numpy/torch and the data split; same seed -> same run
+
+    # -- optimisation ----------------------------------------------------------------------
+    epochs: int = 10  # full passes over the training split
+    batch_size: int = 32  # samples per update step (1 = the online rules of the early papers)
+    lr: float = 0.01  # learning rate per update; for rule-based learners the rule's eta
+    # "none": the model applies its own learning rule (perceptron, delta, Hebbian) instead of
+    # a torch optimizer.
+    optimizer: Literal["sgd", "adam", "adamw", "none"] = "sgd"
+    momentum: float = 0.0  # SGD momentum in [0, 1); 0 = plain gradient descent as in the papers
+    weight_decay: float = 0.0  # L2 penalty coefficient (decoupled for adamw); 0 = none
+    scheduler: Literal["none", "step", "cosine", "plateau"] = "none"  # lr schedule, per epoch
+    step_size: int = 10  # epochs between lr decays for the "step" scheduler
+    gamma: float = 0.1  # lr multiplier at each "step" decay / "plateau" reduction, in (0, 1]
+    grad_clip: float | None = None  # max global L2 norm of the gradients; None = no clipping
+    # Epochs without improvement of `monitor` before stopping; None = train all epochs.
+    early_stopping_patience: int | None = None
+    monitor: str = "val_accuracy"  # history key for early stopping, plateau and best checkpoint
+    monitor_mode: Literal["max", "min"] = "max"  # "max" for accuracies, "min" for losses
+
+    # -- bookkeeping -----------------------------------------------------------------------
+    audit_every: int = 50  # optimizer steps between gradient-health audits
+    checkpoint_every: int = 1  # epochs between periodic checkpoints
+    keep_last: int = 3  # periodic checkpoints kept on disk; older ones are deleted
+
+    # -- data ------------------------------------------------------------------------------
+    val_fraction: float = 0.15  # share of the samples held out for validation, in [0, 1)
+    test_fraction: float = 0.15  # share held out for testing (ignored with a canonical test set)
+    standardize: bool = True  # zero mean, unit variance, fitted on the training split only
+
+    # -- runtime ---------------------------------------------------------------------------
+    device: str = "auto"  # auto, cpu, cuda, cuda:N or mps; unavailable -> cpu with a warning
+    deterministic: bool = False  # deterministic torch kernels (slower on GPU)
+
+    def validate(self) -> None:
+        """Check ranges and cross-field constraints.
+
+        Raises:
+            ConfigError: Listing every violated constraint, with the offending values.
+        """
+        checks: list[tuple[bool, str]] = [
+            (0 <= self.seed < 2**32, f"seed must be in [0, 2**32) (got {self.seed})"),
+            (self.epochs >= 1, f"epochs must be >= 1 (got {self.epochs})"),
+            (self.batch_size >= 1, f"batch_size must be >= 1 (got {self.batch_size})"),
+            (
+                math.isfinite(self.lr) and self.lr > 0,
+                f"lr must be a finite number > 0 (got {self.lr})",
+            ),
+            (
+                self.optimizer in OPTIMIZERS,
+                f"optimizer must be one of {list(OPTIMIZERS)} (got {self.optimizer!r})",
+            ),
+            (0 <= self.momentum < 1, f"momentum must be in [0, 1) (got {self.momentum})"),
+            (self.weight_decay >= 0, f"weight_decay must be >= 0 (got {self.weight_decay})"),
+            (
+                self.scheduler in SCHEDULERS,
+                f"scheduler must be one of {list(SCHEDULERS)} (got {self.scheduler!r})",
+            ),
+            (self.step_size >= 1, f"step_size must be >= 1 epoch (got {self.step_size})"),
+            (0 < self.gamma <= 1, f"gamma must be in (0, 1] (got {self.gamma})"),
+            (
+                self.grad_clip is None or self.grad_clip > 0,
+                f"grad_clip must be None (no clipping) or > 0 (got {self.grad_clip})",
+            ),
+            (
+                self.early_stopping_patience is None or self.early_stopping_patience >= 1,
+                "early_stopping_patience must be None (disabled) or >= 1 "
+                f"(got {self.early_stopping_patience})",
+            ),
+            (bool(self.monitor), "monitor must name a history key such as 'val_accuracy'"),
+            (
+                self.monitor_mode in MONITOR_MODES,
+                f"monitor_mode must be one of {list(MONITOR_MODES)} (got {self.monitor_mode!r})",
+            ),
+            (self.audit_every >= 1, f"audit_every must be >= 1 step (got {self.audit_every})"),
+            (
+                self.checkpoint_every >= 1,
+                f"checkpoint_every must be >= 1 epoch (got {self.checkpoint_every})",
+            ),
+            (self.keep_last >= 1, f"keep_last must be >= 1 (got {self.keep_last})"),
+            (
+                0 <= self.val_fraction < 1,
+                f"val_fraction must be in [0, 1) (got {self.val_fraction})",
+            ),
+            (
+                0 <= self.test_fraction < 1,
+                f"test_fraction must be in [0, 1) (got {self.test_fraction})",
+            ),
+            (
+                self.val_fraction + self.test_fraction < 1,
+                "val_fraction + test_fraction must be < 1 to leave training data "
+                f"(got {self.val_fraction} + {self.test_fraction})",
+            ),
+        ]
+        problems = [message for ok, message in checks if not ok]
+        try:
+            check_device_name(self.device)
+        except ConfigError as exc:
+            problems.append(str(exc))
+        if problems:
+            raise ConfigError(f"invalid {type(self).__name__}: " + "; ".join(problems))
