@@ -34,7 +34,7 @@ POINTER_NAMES = ("latest", "best")
 
 
 def _fsync_dir(folder: Path) -> None:
-    """Make a rename durable by syncing its directory (a no-op where directories cannot be opened)."""
+    """Make a rename durable by syncing its folder (a no-op where folders cannot be opened)."""
     try:
         fd = os.open(folder, os.O_RDONLY)
     except OSError:
@@ -183,7 +183,7 @@ class CheckpointManager:
         return value > self.best_value if self.mode == "max" else value < self.best_value
 
     def save(self, state: dict[str, Any], metric: float | None = None, kind: str = "epoch") -> Path:
-        """Write a checkpoint, update ``latest`` (and ``best``), and rotate old epoch checkpoints."""
+        """Write a checkpoint, update ``latest`` (and ``best``), rotate old epoch checkpoints."""
         name = f"{self.run_name}_epoch{state['epoch']:03d}_step{state['global_step']:07d}"
         if kind != "epoch":
             name += f"_{kind}"

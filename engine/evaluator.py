@@ -1,4 +1,4 @@
-"""The Evaluator: loss and accuracy of a model over a loader, identical for train.py and evaluate.py."""
+"""The Evaluator: loss and accuracy over a loader, the same for train.py and evaluate.py."""
 
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ class Evaluator:
                 yield inputs, target, scores, self._predict(inputs, scores)
 
     def evaluate(self, loader: Iterable) -> dict[str, float]:
-        """Mean loss, accuracy and sample count over the loader (summed over all ranks under DDP)."""
+        """Mean loss, accuracy and sample count over the loader (summed over ranks under DDP)."""
         loss_sum, correct, count = 0.0, 0.0, 0.0
         for _, target, scores, pred in self._batches(loader):
             n = len(target)

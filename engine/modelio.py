@@ -25,7 +25,7 @@ def to_model_input(model: Any, x: torch.Tensor, device: torch.device) -> Any:
 
 
 def model_state(model: Any) -> dict[str, torch.Tensor]:
-    """The model's weights as CPU tensors (NumPy arrays converted), safe for weights_only loading."""
+    """The weights as CPU tensors (NumPy arrays converted), safe for weights_only loading."""
     state = model.state_dict()
     return {
         k: torch.as_tensor(np.array(v) if not isinstance(v, torch.Tensor) else v).cpu().clone()

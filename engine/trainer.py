@@ -238,7 +238,8 @@ class Trainer:
         self._track({k: v for k, v in row.items() if v is not None})
         val_loss = f"{val['loss']:.4f}" if "loss" in val else "n/a"
         logger.info(
-            "epoch %d | train_loss %.4f | train_acc %.4f | val_loss %s | val_acc %.4f | %.1f ms/step",
+            "epoch %d | train_loss %.4f | train_acc %.4f | val_loss %s | val_acc %.4f"
+            " | %.1f ms/step",
             epoch + 1,
             train["loss"],
             train["accuracy"],

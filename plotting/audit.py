@@ -1,9 +1,11 @@
 """Gradient audit: per-layer gradient norm and weight-update ratio over training steps.
 
 The bands come from the debugging guide ("If you don't audit the gradients, you are training
-on hope"): an update ratio ``lr * ||grad W|| / ||W||`` near 1e-3 is healthy, below 1e-5 the
-layer is frozen, above 1e-1 it is unstable; a gradient norm of exactly 0 means a broken graph
-(``requires_grad``, ``.detach()``), above 10 it is exploding, NaN means overflow.
+on hope"). The update ratio ``||W_after - W_before|| / ||W_before||`` (``lr * ||grad W|| / ||W||``
+for plain SGD; engine/audit.py measures the real change, which is right for every optimizer and
+for learning rules without gradients) is healthy near 1e-3; below 1e-5 the layer is frozen,
+above 1e-1 it is unstable. A gradient norm of exactly 0 means a broken graph (``requires_grad``,
+``.detach()``), above 10 it is exploding, NaN means overflow.
 """
 
 from collections.abc import Mapping, Sequence
@@ -50,8 +52,10 @@ def audit_series(
     """
     series: dict[str, tuple[list[float], list[float]]] = {}
     for index, record in enumerate(audit):
-        if not isinstance(record, Mapping) or "step" not in record or not isinstance(
-            record.get("layers"), Mapping
+        if (
+            not isinstance(record, Mapping)
+            or "step" not in record
+            or not isinstance(record.get("layers"), Mapping)
         ):
             raise ValueError(
                 f"audit[{index}] must be a dict with 'step' and a 'layers' dict, got {record!r}"
@@ -64,8 +68,9 @@ def audit_series(
                 continue
             value = float(value)
             if value < 0:
-                raise ValueError(f"audit[{index}] layer {name!r}: {metric} must be >= 0, "
-                                 f"got {value}")
+                raise ValueError(
+                    f"audit[{index}] layer {name!r}: {metric} must be >= 0, " f"got {value}"
+                )
             steps, values = series.setdefault(name, ([], []))
             steps.append(float(record["step"]))
             values.append(value)
@@ -80,8 +85,7 @@ def _draw_bands(ax: Axes, metric: str) -> list[Line2D]:
         ax.axhspan(UPDATE_RATIO_UNSTABLE, FAR, color="tab:red", alpha=0.08)
         ax.axhline(UPDATE_RATIO_TARGET, color="tab:green", linestyle="--", linewidth=1.2)
         return [
-            Line2D([], [], color="tab:green", alpha=0.3, linewidth=8,
-                   label="healthy 1e-5 .. 1e-1"),
+            Line2D([], [], color="tab:green", alpha=0.3, linewidth=8, label="healthy 1e-5 .. 1e-1"),
             Line2D([], [], color="tab:green", linestyle="--", label="target 1e-3"),
             Line2D([], [], color="tab:blue", alpha=0.25, linewidth=8, label="frozen < 1e-5"),
             Line2D([], [], color="tab:red", alpha=0.25, linewidth=8, label="unstable > 1e-1"),
@@ -108,7 +112,7 @@ def _draw_panel(
     metric: str,
 ) -> None:
     """Draw one metric per layer on a log axis; zeros and NaN/Inf go on the panel edges."""
-    label = {"grad_norm": "gradient norm", "update_ratio": "update ratio lr*|g|/|W|"}[metric]
+    label = {"grad_norm": "gradient norm", "update_ratio": "update ratio |dW| / |W|"}[metric]
     ax.set_ylabel(label)
     ax.grid(alpha=0.3, which="major")
     if not series:
@@ -117,8 +121,7 @@ def _draw_panel(
             "perceptron rule have no autograd gradients)",
             "update_ratio": "no update ratios recorded",
         }[metric]
-        ax.text(0.5, 0.5, note, ha="center", va="center", transform=ax.transAxes,
-                color="dimgray")
+        ax.text(0.5, 0.5, note, ha="center", va="center", transform=ax.transAxes, color="dimgray")
         ax.set_yticks([])
         return
     handles = _draw_bands(ax, metric)
@@ -134,26 +137,61 @@ def _draw_panel(
         zero = values == 0
         bad = ~np.isfinite(values)
         if zero.any():
-            ax.plot(steps[zero], np.full(zero.sum(), EDGE_BOTTOM), "v", color=colors[name],
-                    markeredgecolor="black", markersize=7, transform=edge, clip_on=False)
+            ax.plot(
+                steps[zero],
+                np.full(zero.sum(), EDGE_BOTTOM),
+                "v",
+                color=colors[name],
+                markeredgecolor="black",
+                markersize=7,
+                transform=edge,
+                clip_on=False,
+            )
             zero_seen = True
         if bad.any():
-            ax.plot(steps[bad], np.full(bad.sum(), EDGE_TOP), "^", color=colors[name],
-                    markeredgecolor="black", markersize=7, transform=edge, clip_on=False)
+            ax.plot(
+                steps[bad],
+                np.full(bad.sum(), EDGE_TOP),
+                "^",
+                color=colors[name],
+                markeredgecolor="black",
+                markersize=7,
+                transform=edge,
+                clip_on=False,
+            )
             bad_seen = True
     if zero_seen:
         meaning = "broken graph" if metric == "grad_norm" else "no update"
-        handles.append(Line2D([], [], marker="v", color="gray", markeredgecolor="black",
-                              linestyle="none", label=f"exactly 0 ({meaning})"))
+        handles.append(
+            Line2D(
+                [],
+                [],
+                marker="v",
+                color="gray",
+                markeredgecolor="black",
+                linestyle="none",
+                label=f"exactly 0 ({meaning})",
+            )
+        )
     if bad_seen:
-        handles.append(Line2D([], [], marker="^", color="gray", markeredgecolor="black",
-                              linestyle="none", label="NaN/Inf (overflow)"))
+        handles.append(
+            Line2D(
+                [],
+                [],
+                marker="^",
+                color="gray",
+                markeredgecolor="black",
+                linestyle="none",
+                label="NaN/Inf (overflow)",
+            )
+        )
     # outside the axes, so no legend can hide a data point or an edge marker
     ax.legend(handles=handles, fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
 
 
-def plot_gradient_audit(audit: Sequence[Mapping[str, Any]], path: str | Path, *,
-                        title: str = "") -> Path:
+def plot_gradient_audit(
+    audit: Sequence[Mapping[str, Any]], path: str | Path, *, title: str = ""
+) -> Path:
     """Plot per-layer gradient norms (top) and update ratios (bottom) over training steps.
 
     Both panels use a log y-axis with the debugging guide's bands shaded. Values of exactly 0
@@ -182,7 +220,8 @@ def plot_gradient_audit(audit: Sequence[Mapping[str, Any]], path: str | Path, *,
     if not any(panels.values()):
         raise ValueError("audit has no grad_norm or update_ratio values to plot")
 
-    names = list(dict.fromkeys(name for series in panels.values() for name in series))
+    # every layer of the audit, in order of first appearance, also those with no values at all
+    names = list(dict.fromkeys(name for record in audit for name in record["layers"]))
     if len(names) <= 10:
         palette = plt.get_cmap("tab10").colors
         colors = {name: palette[i] for i, name in enumerate(names)}
@@ -195,11 +234,24 @@ def plot_gradient_audit(audit: Sequence[Mapping[str, Any]], path: str | Path, *,
         _draw_panel(ax, series, colors, metric)
     axes[1].set_xlabel("step")
     if len(names) <= LEGEND_MAX_LAYERS:
-        layer_handles = [Line2D([], [], color=colors[name], label=name) for name in names]
-        fig.legend(handles=layer_handles, loc="outside lower center", title="layer",
-                   ncols=min(len(names), 4), fontsize="small")
+        plotted = {name for series in panels.values() for name in series}
+        layer_handles = [
+            Line2D(
+                [], [], color=colors[name], label=name if name in plotted else f"{name} (no values)"
+            )
+            for name in names
+        ]
+        fig.legend(
+            handles=layer_handles,
+            loc="outside lower center",
+            title="layer",
+            ncols=min(len(names), 4),
+            fontsize="small",
+        )
     else:
         scale = ScalarMappable(norm=Normalize(0, len(names) - 1), cmap="viridis")
-        fig.colorbar(scale, ax=axes, label=f"layer index (0 = first of {len(names)})")
+        fig.colorbar(
+            scale, ax=axes, shrink=0.8, aspect=40, label=f"layer index (0 = first of {len(names)})"
+        )
     fig.suptitle(title or "Gradient audit")
     return save_figure(fig, path)

@@ -99,8 +99,9 @@ def plot_confusion_matrix(
     size = float(np.clip(2.5 + 0.5 * num_classes, 4.5, 14.0))
     fig, ax = plt.subplots(figsize=(size + 1.0, size), layout="constrained")
     image = ax.imshow(matrix, cmap="Blues", vmin=0.0, vmax=1.0 if normalize else None)
-    colorbar = fig.colorbar(image, ax=ax, shrink=0.8,
-                            label="fraction of true class" if normalize else "count")
+    colorbar = fig.colorbar(
+        image, ax=ax, shrink=0.8, label="fraction of true class" if normalize else "count"
+    )
     if not normalize:
         colorbar.ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     if num_classes <= ANNOTATE_MAX_CLASSES:
@@ -108,17 +109,24 @@ def plot_confusion_matrix(
         for i in range(num_classes):
             for j in range(num_classes):
                 text = f"{matrix[i, j]:.2f}" if normalize else f"{counts[i, j]:d}"
-                ax.text(j, i, text, ha="center", va="center", fontsize="small",
-                        color="white" if matrix[i, j] > threshold else "black")
+                ax.text(
+                    j,
+                    i,
+                    text,
+                    ha="center",
+                    va="center",
+                    fontsize="small",
+                    color="white" if matrix[i, j] > threshold else "black",
+                )
     ticks = np.arange(num_classes)
-    ax.set_xticks(ticks, labels=list(class_names), rotation=45, ha="right",
-                  rotation_mode="anchor")
+    ax.set_xticks(ticks, labels=list(class_names), rotation=45, ha="right", rotation_mode="anchor")
     ax.set_yticks(ticks, labels=list(class_names))
     ax.set_xlabel("predicted class")
     ax.set_ylabel("true class")
     kind = "row-normalized, " if normalize else ""
-    ax.set_title(f"{title or 'Confusion matrix'}\n({kind}accuracy {accuracy:.3f}, "
-                 f"n = {counts.sum()})")
+    ax.set_title(
+        f"{title or 'Confusion matrix'}\n({kind}accuracy {accuracy:.3f}, " f"n = {counts.sum()})"
+    )
     return save_figure(fig, path)
 
 
@@ -214,8 +222,9 @@ def plot_decision_boundary(
         )
     y = to_class_indices(y, "y")
     if x.shape[0] == 0 or y.shape[0] != x.shape[0]:
-        raise ValueError(f"x and y must be non-empty with one label per point, got {x.shape} "
-                         f"and {y.shape}")
+        raise ValueError(
+            f"x and y must be non-empty with one label per point, got {x.shape} " f"and {y.shape}"
+        )
     if not np.all(np.isfinite(x)):
         raise ValueError("x contains NaN or Inf")
     if int(resolution) != resolution or resolution < 2:
@@ -225,16 +234,18 @@ def plot_decision_boundary(
     zz = predict_grid(predict_fn, xx, yy, points)  # (R, R)
     point_predictions = to_class_indices(predict_fn(x.astype(np.float32)), "predict_fn output")
     if point_predictions.shape != y.shape:
-        raise ValueError(f"predict_fn returned {point_predictions.shape[0]} values for "
-                         f"{y.shape[0]} points")
+        raise ValueError(
+            f"predict_fn returned {point_predictions.shape[0]} values for " f"{y.shape[0]} points"
+        )
     accuracy = float(np.mean(point_predictions == y))
     num_classes = int(max(y.max(), zz.max(), point_predictions.max())) + 1
     if class_names is not None and len(class_names) < num_classes:
-        raise ValueError(f"class_names has {len(class_names)} names but labels reach "
-                         f"{num_classes - 1}")
-    names = list(class_names) if class_names is not None else [
-        f"class {k}" for k in range(num_classes)
-    ]
+        raise ValueError(
+            f"class_names has {len(class_names)} names but labels reach " f"{num_classes - 1}"
+        )
+    names = (
+        list(class_names) if class_names is not None else [f"class {k}" for k in range(num_classes)]
+    )
     cmap = _class_colormap(num_classes)
 
     fig, ax = plt.subplots(figsize=(6, 5), layout="constrained")
@@ -245,8 +256,15 @@ def plot_decision_boundary(
     for k in range(num_classes):
         mask = y == k
         if mask.any():
-            ax.scatter(x[mask, 0], x[mask, 1], color=cmap(k), edgecolors="black",
-                       linewidths=0.5, s=marker_size, label=names[k])
+            ax.scatter(
+                x[mask, 0],
+                x[mask, 1],
+                color=cmap(k),
+                edgecolors="black",
+                linewidths=0.5,
+                s=marker_size,
+                label=names[k],
+            )
     ax.set_xlim(xx.min(), xx.max())
     ax.set_ylim(yy.min(), yy.max())
     ax.set_xlabel("feature 0")

@@ -20,9 +20,7 @@ STYLES = {  # train solid, validation dashed, the same colours in both panels
 MARKER_MAX_POINTS = 30  # draw a marker per epoch for short runs, so one epoch is still visible
 
 
-def history_series(
-    history: Mapping[str, Any], key: str
-) -> tuple[np.ndarray, np.ndarray] | None:
+def history_series(history: Mapping[str, Any], key: str) -> tuple[np.ndarray, np.ndarray] | None:
     """Extract one curve from a training history, skipping epochs where it was not measured.
 
     Args:
@@ -68,13 +66,25 @@ def _draw_panel(
         finite = np.isfinite(values)
         if not finite.all():
             first_bad = epochs[np.argmin(finite)]
-            ax.axvline(first_bad, color="tab:red", linestyle=":", linewidth=1.5,
-                       label=f"{split}: first NaN/Inf (epoch {first_bad:g})")
+            ax.axvline(
+                first_bad,
+                color="tab:red",
+                linestyle=":",
+                linewidth=1.5,
+                label=f"{split}: first NaN/Inf (epoch {first_bad:g})",
+            )
         if split == "val" and finite.any():
             pick = np.nanargmin if best == "min" else np.nanargmax
             index = pick(np.where(finite, values, np.nan))
-            ax.plot(epochs[index], values[index], marker="*", markersize=12, color="tab:green",
-                    linestyle="none", label=f"best val {values[index]:.4g} (epoch {epochs[index]:g})")
+            ax.plot(
+                epochs[index],
+                values[index],
+                marker="*",
+                markersize=12,
+                color="tab:green",
+                linestyle="none",
+                label=f"best val {values[index]:.4g} (epoch {epochs[index]:g})",
+            )
     ax.set_xlabel("epoch")
     ax.set_ylabel(ylabel)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -82,8 +92,9 @@ def _draw_panel(
     ax.legend(fontsize="small")
 
 
-def plot_learning_curves(history: Mapping[str, Sequence[Any]], path: str | Path, *,
-                         title: str = "") -> Path:
+def plot_learning_curves(
+    history: Mapping[str, Sequence[Any]], path: str | Path, *, title: str = ""
+) -> Path:
     """Plot loss (left) and accuracy (right) per epoch for the training and validation splits.
 
     Validation curves are dashed; a green star marks the best validation epoch (lowest loss,
@@ -118,8 +129,9 @@ def plot_learning_curves(history: Mapping[str, Sequence[Any]], path: str | Path,
             f"{list(LOSS_KEYS + ACCURACY_KEYS)}, got keys {sorted(history)}"
         )
 
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4), squeeze=False,
-                             layout="constrained")
+    fig, axes = plt.subplots(
+        1, len(panels), figsize=(5.5 * len(panels), 4), squeeze=False, layout="constrained"
+    )
     for ax, (curves, ylabel, best) in zip(axes[0], panels):
         _draw_panel(ax, curves, ylabel, best)
     fig.suptitle(title or "Learning curves")

@@ -24,8 +24,10 @@ def grid_shape(num_images: int) -> tuple[int, int]:
     Returns:
         ``(rows, cols)`` with ``rows * cols >= num_images``.
     """
-    cols = num_images if num_images <= 5 else 5 if num_images <= 10 else math.ceil(
-        math.sqrt(num_images)
+    cols = (
+        num_images
+        if num_images <= 5
+        else 5 if num_images <= 10 else math.ceil(math.sqrt(num_images))
     )
     return math.ceil(num_images / cols), cols
 
@@ -85,8 +87,13 @@ def plot_weights_as_images(
 
     rows, cols = grid_shape(num_units)
     cell = min(1.8, FIGURE_MAX_WIDTH / cols)  # inches per image
-    fig, axes = plt.subplots(rows, cols, figsize=(max(cell * cols, 4.0), cell * rows + 0.8),
-                             squeeze=False, layout="constrained")
+    fig, axes = plt.subplots(
+        rows,
+        cols,
+        figsize=(max(cell * cols, 4.0), cell * rows + 0.8),
+        squeeze=False,
+        layout="constrained",
+    )
     images = weights.reshape(num_units, height, width)  # (K, D) -> (K, H, W), row-major pixels
     for k, ax in enumerate(axes.flat):
         ax.set_axis_off()
@@ -96,6 +103,9 @@ def plot_weights_as_images(
         ax.imshow(images[k], cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest")
         if titles is not None:
             ax.set_title(titles[k], fontsize="small")
-    fig.suptitle(f"{title or 'Weights as images'}\nred = positive, blue = negative; "
-                 "each image scaled to its own max |w|", fontsize="medium")
+    fig.suptitle(
+        f"{title or 'Weights as images'}\nred = positive, blue = negative; "
+        "each image scaled to its own max |w|",
+        fontsize="medium",
+    )
     return save_figure(fig, path)

@@ -1,4 +1,4 @@
-"""Pytest plugin shared by the root tests and every model's tests (``-p utils.testing`` in pyproject).
+"""Pytest plugin for the root tests and every model's tests (``-p utils.testing`` in pyproject).
 
 It keeps tests off the network and off the screen, and gives end-to-end tests one way to run a
 model's scripts as a user would.
@@ -23,7 +23,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def run_script(
     model_dir: Path, script: str, *args: str, timeout: float = 300, env: dict | None = None
 ) -> subprocess.CompletedProcess:
-    """Run ``python src/<script> args...`` in a model folder, as a user would; never raises on exit code."""
+    """Run ``python src/<script> args...`` in a model folder as a user would (no raise on exit)."""
     return subprocess.run(
         [sys.executable, f"src/{script}", *args],
         cwd=model_dir,
