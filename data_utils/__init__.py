@@ -4,22 +4,36 @@
     splits = load_dataset("iris_binary", seed=42)
     train_loader, val_loader, test_loader = create_data_loaders(splits, batch_size=16)
 
-The registry DATASETS (a plain dict) lists every data set; see docs/datasets.md.
+The registry DATASETS (a plain dict) lists every data set; see docs/datasets.md for sources,
+checksums and shapes. Files are looked up in --data-dir / $AIFS_DATA_DIR, then the user cache,
+then system folders, then downloaded (data_utils/sources.py).
 """
 
 from data_utils.base import DatasetSplits, RawDataset
+from data_utils.graphs import GraphData, normalized_adjacency
 from data_utils.loaders import ArrayLoader, create_data_loaders, epoch_generator
 from data_utils.registry import DATASETS
+from data_utils.sources import cache_dir, fetch
 from data_utils.splits import load_dataset, standardization_stats, stratified_split
+from data_utils.text import CharCorpus, Vocabulary, tokenize
+from data_utils.vision import SegmentationData
 
 __all__ = [
     "DATASETS",
     "ArrayLoader",
+    "CharCorpus",
     "DatasetSplits",
+    "GraphData",
     "RawDataset",
+    "SegmentationData",
+    "Vocabulary",
+    "cache_dir",
     "create_data_loaders",
     "epoch_generator",
+    "fetch",
     "load_dataset",
+    "normalized_adjacency",
     "standardization_stats",
     "stratified_split",
+    "tokenize",
 ]

@@ -12,8 +12,8 @@ Conventions shared by the whole project:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Callable
+from dataclasses import dataclass, field
+from typing import Any, Callable
 
 import torch
 from torch import Tensor
@@ -45,6 +45,11 @@ class RawDataset:
         y_test: The canonical test labels.
         fixed_split: True when train = val = test = x (the 4-point XOR truth table).
         transform: Per-batch transform applied by the loaders (e.g. uint8 -> float in [0, 1]).
+        x_val: The source's canonical validation features (SST-2's dev set), kept by
+            load_dataset instead of carving val from train. Needs x_test as well.
+        y_val: The canonical validation labels.
+        metadata: Anything else a model needs (SST-2's vocabulary and sentences); passed on to
+            DatasetSplits.metadata unchanged.
     """
 
     x: Tensor
@@ -55,6 +60,9 @@ class RawDataset:
     y_test: Tensor | None = None
     fixed_split: bool = False
     transform: Transform | None = None
+    x_val: Tensor | None = None
+    y_val: Tensor | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         assert (
@@ -70,6 +78,11 @@ class RawDataset:
                 self.x_test.shape[1:] == self.x.shape[1:]
             ), f"test features {tuple(self.x_test.shape[1:])} != train {tuple(self.x.shape[1:])}"
             check_labels(self.y_test, self.num_classes, "RawDataset.y_test")
+        assert (self.x_val is None) == (self.y_val is None), "give both x_val and y_val"
+        if self.x_val is not None and self.y_val is not None:
+            assert self.x_test is not None, "a canonical val split needs a canonical test split"
+            assert self.x_val.shape[1:] == self.x.shape[1:], "val features differ in shape"
+            check_labels(self.y_val, self.num_classes, "RawDataset.y_val")
 
 
 @dataclass
@@ -85,6 +98,7 @@ class DatasetSplits:
         mean: Per-feature (or per-channel) training-set mean used for standardisation, or None
             when the features were not standardised. Broadcasts against x_train[0].
         std: The matching training-set standard deviation (zeros replaced by 1), or None.
+        metadata: RawDataset.metadata of the source (e.g. SST-2's vocabulary).
     """
 
     name: str
@@ -99,6 +113,7 @@ class DatasetSplits:
     transform: Transform | None = None
     mean: Tensor | None = None
     std: Tensor | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
 
     @property
     def input_shape(self) -> tuple[int, ...]:

@@ -2,16 +2,26 @@
 
 Every loader is called as ``loader(seed=..., data_dir=..., **options)``. The CLI, the tests and
 docs/datasets.md all enumerate this dict; adding a data set means adding one line here.
+
+Most loaders return a RawDataset, which load_dataset splits and standardises. Four kinds of data
+do not fit "N examples with one class each" and return their own container instead, which already
+carries its canonical split: CharCorpus (tiny_shakespeare), GraphData (cora, citeseer, karate)
+and SegmentationData (isbi_membrane). Call those loaders directly: ``DATASETS["cora"]()``.
 """
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Union
 
-from data_utils import synthetic, tabular
+from data_utils import graphs, synthetic, tabular, text, vision
 from data_utils.base import RawDataset
+from data_utils.graphs import GraphData
+from data_utils.text import CharCorpus
+from data_utils.vision import SegmentationData
 
-DATASETS: dict[str, Callable[..., RawDataset]] = {
+AnyDataset = Union[RawDataset, CharCorpus, GraphData, SegmentationData]
+
+DATASETS: dict[str, Callable[..., AnyDataset]] = {
     # synthetic 2-D (data_utils/synthetic.py)
     "xor": synthetic.load_xor,
     "blobs": synthetic.load_blobs,
@@ -25,4 +35,17 @@ DATASETS: dict[str, Callable[..., RawDataset]] = {
     "breast_cancer": tabular.load_breast_cancer,
     "digits": tabular.load_digits,
     "wine": tabular.load_wine,
+    # images (data_utils/vision.py); files verified by checksum, see data_utils/sources.py
+    "mnist": vision.load_mnist,
+    "fashion_mnist": vision.load_fashion_mnist,
+    "mnist1d": vision.load_mnist1d,
+    "cifar10": vision.load_cifar10,
+    "isbi_membrane": vision.load_isbi_membrane,  # -> SegmentationData
+    # text (data_utils/text.py)
+    "tiny_shakespeare": text.load_tiny_shakespeare,  # -> CharCorpus
+    "sst2": text.load_sst2,
+    # graphs (data_utils/graphs.py), all -> GraphData
+    "cora": graphs.load_cora,
+    "citeseer": graphs.load_citeseer,
+    "karate": graphs.load_karate,
 }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import logging
 from pathlib import Path
+from typing import get_type_hints
 
 import numpy as np
 import torch
@@ -107,8 +108,9 @@ def load_dataset(
     Deterministic: the same (name, seed, fractions, options) always gives identical splits, so
     train.py and evaluate.py see the same test set. Splits are stratified by label and disjoint.
     When the source has a canonical test split (MNIST, CIFAR-10, ...) it is kept as the test set,
-    ``test_fraction`` is ignored and val is ``val_fraction`` of the canonical training set. For
-    ``fixed_split`` sets (xor) train = val = test = all points.
+    ``test_fraction`` is ignored and val is ``val_fraction`` of the canonical training set. When it
+    also has a canonical validation split (SST-2) all three are kept and both fractions are
+    ignored. For ``fixed_split`` sets (xor) train = val = test = all points.
 
     Float features are standardised with the mean and standard deviation of the training split
     only (stored in ``splits.mean`` / ``splits.std``); uint8 images are left as they are and
@@ -135,16 +137,23 @@ def load_dataset(
         raise DataError(f"unknown data set '{name}'; registered: {', '.join(sorted(DATASETS))}")
     loader = DATASETS[name]
     _check_options(name, loader, options)
-    raw = loader(seed=seed, data_dir=data_dir, **options)
+    kind = get_type_hints(loader).get("return", RawDataset)  # checked before any file is read
+    raw = loader(seed=seed, data_dir=data_dir, **options) if kind is RawDataset else None
     if not isinstance(raw, RawDataset):
+        kind_name = getattr(kind, "__name__", None) if raw is None else type(raw).__name__
         raise DataError(
-            f"data set '{name}' returns {type(raw).__name__}, not a RawDataset: load it with its "
-            f"own loader (see docs/datasets.md) instead of load_dataset"
+            f"data set '{name}' is a {kind_name}, not a RawDataset: call "
+            f"DATASETS['{name}'](data_dir=...) instead of load_dataset (see docs/datasets.md)"
         )
 
     if raw.fixed_split:
         x_train = x_val = x_test = raw.x
         y_train = y_val = y_test = raw.y
+    elif raw.x_val is not None and raw.y_val is not None:
+        assert raw.x_test is not None and raw.y_test is not None
+        x_train, y_train = raw.x, raw.y
+        x_val, y_val = raw.x_val, raw.y_val
+        x_test, y_test = raw.x_test, raw.y_test
     elif raw.x_test is not None and raw.y_test is not None:
         train_idx, val_idx, _ = stratified_split(raw.y, val_fraction, 0.0, seed)
         x_train, y_train = raw.x[train_idx], raw.y[train_idx]
@@ -183,4 +192,5 @@ def load_dataset(
         transform=raw.transform,
         mean=mean,
         std=std,
+        metadata=raw.metadata,
     )

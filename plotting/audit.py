@@ -69,7 +69,7 @@ def audit_series(
             value = float(value)
             if value < 0:
                 raise ValueError(
-                    f"audit[{index}] layer {name!r}: {metric} must be >= 0, " f"got {value}"
+                    f"audit[{index}] layer {name!r}: {metric} must be >= 0, got {value}"
                 )
             steps, values = series.setdefault(name, ([], []))
             steps.append(float(record["step"]))
@@ -114,7 +114,6 @@ def _draw_panel(
     """Draw one metric per layer on a log axis; zeros and NaN/Inf go on the panel edges."""
     label = {"grad_norm": "gradient norm", "update_ratio": "update ratio |dW| / |W|"}[metric]
     ax.set_ylabel(label)
-    ax.grid(alpha=0.3, which="major")
     if not series:
         note = {
             "grad_norm": "no gradient norms recorded\n(NumPy learning rules such as the "
@@ -124,6 +123,7 @@ def _draw_panel(
         ax.text(0.5, 0.5, note, ha="center", va="center", transform=ax.transAxes, color="dimgray")
         ax.set_yticks([])
         return
+    ax.grid(alpha=0.3)
     handles = _draw_bands(ax, metric)
     reference = (1e-6, 1.0) if metric == "update_ratio" else (1e-2, 1e2)
     _set_log_limits(ax, [values for _, values in series.values()], reference)

@@ -106,6 +106,7 @@ def plot_confusion_matrix(
         colorbar.ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     if num_classes <= ANNOTATE_MAX_CLASSES:
         threshold = (1.0 if normalize else matrix.max()) / 2.0  # white text on dark cells
+        fontsize = "large" if num_classes <= 4 else "medium" if num_classes <= 10 else "small"
         for i in range(num_classes):
             for j in range(num_classes):
                 text = f"{matrix[i, j]:.2f}" if normalize else f"{counts[i, j]:d}"
@@ -115,7 +116,7 @@ def plot_confusion_matrix(
                     text,
                     ha="center",
                     va="center",
-                    fontsize="small",
+                    fontsize=fontsize,
                     color="white" if matrix[i, j] > threshold else "black",
                 )
     ticks = np.arange(num_classes)
@@ -125,7 +126,7 @@ def plot_confusion_matrix(
     ax.set_ylabel("true class")
     kind = "row-normalized, " if normalize else ""
     ax.set_title(
-        f"{title or 'Confusion matrix'}\n({kind}accuracy {accuracy:.3f}, " f"n = {counts.sum()})"
+        f"{title or 'Confusion matrix'}\n({kind}accuracy {accuracy:.3f}, n = {counts.sum()})"
     )
     return save_figure(fig, path)
 
@@ -154,18 +155,17 @@ def make_grid(x: np.ndarray, resolution: int) -> tuple[np.ndarray, np.ndarray, n
 
 
 def predict_grid(
-    predict_fn: Callable[[np.ndarray], Any], xx: np.ndarray, yy: np.ndarray, points: np.ndarray
+    predict_fn: Callable[[np.ndarray], Any], xx: np.ndarray, points: np.ndarray
 ) -> np.ndarray:
     """Classify every grid point in one call and shape the result like the grid.
 
     Args:
         predict_fn: Maps a float32 array (M, 2) to class indices (M,).
-        xx: Grid x coordinates, shape (R, R), from :func:`make_grid`.
-        yy: Grid y coordinates, shape (R, R).
+        xx: Grid x coordinates, shape (R, R), from :func:`make_grid`; gives the output shape.
         points: The grid as (R * R, 2) float32 points.
 
     Returns:
-        Class indices of shape (R, R), aligned with ``xx`` and ``yy``.
+        Class indices of shape (R, R), aligned with the ``xx`` and ``yy`` of the grid.
 
     Raises:
         ValueError: If ``predict_fn`` returns the wrong number of values or non-indices.
@@ -223,7 +223,7 @@ def plot_decision_boundary(
     y = to_class_indices(y, "y")
     if x.shape[0] == 0 or y.shape[0] != x.shape[0]:
         raise ValueError(
-            f"x and y must be non-empty with one label per point, got {x.shape} " f"and {y.shape}"
+            f"x and y must be non-empty with one label per point, got {x.shape} and {y.shape}"
         )
     if not np.all(np.isfinite(x)):
         raise ValueError("x contains NaN or Inf")
@@ -231,17 +231,17 @@ def plot_decision_boundary(
         raise ValueError(f"resolution must be an integer >= 2, got {resolution}")
 
     xx, yy, points = make_grid(x, int(resolution))
-    zz = predict_grid(predict_fn, xx, yy, points)  # (R, R)
+    zz = predict_grid(predict_fn, xx, points)  # (R, R)
     point_predictions = to_class_indices(predict_fn(x.astype(np.float32)), "predict_fn output")
     if point_predictions.shape != y.shape:
         raise ValueError(
-            f"predict_fn returned {point_predictions.shape[0]} values for " f"{y.shape[0]} points"
+            f"predict_fn returned {point_predictions.shape[0]} values for {y.shape[0]} points"
         )
     accuracy = float(np.mean(point_predictions == y))
     num_classes = int(max(y.max(), zz.max(), point_predictions.max())) + 1
     if class_names is not None and len(class_names) < num_classes:
         raise ValueError(
-            f"class_names has {len(class_names)} names but labels reach " f"{num_classes - 1}"
+            f"class_names has {len(class_names)} names but labels reach {num_classes - 1}"
         )
     names = (
         list(class_names) if class_names is not None else [f"class {k}" for k in range(num_classes)]

@@ -20,7 +20,9 @@ STYLES = {  # train solid, validation dashed, the same colours in both panels
 MARKER_MAX_POINTS = 30  # draw a marker per epoch for short runs, so one epoch is still visible
 
 
-def history_series(history: Mapping[str, Any], key: str) -> tuple[np.ndarray, np.ndarray] | None:
+def history_series(
+    history: Mapping[str, Any], key: str, *, drop_non_finite: bool = False
+) -> tuple[np.ndarray, np.ndarray] | None:
     """Extract one curve from a training history, skipping epochs where it was not measured.
 
     Args:
@@ -28,11 +30,14 @@ def history_series(history: Mapping[str, Any], key: str) -> tuple[np.ndarray, np
             ``"epoch"``, ``"train_loss"``, ``"val_loss"``, ``"train_accuracy"``,
             ``"val_accuracy"``.
         key: Which curve to extract.
+        drop_non_finite: Also drop NaN and Inf. Used for accuracy, where the Trainer writes
+            NaN when it cannot compute it (scores that are not (B, C)); a NaN loss instead
+            means training diverged and is kept.
 
     Returns:
-        ``(epochs, values)`` as float arrays with the None entries removed (NaN and Inf are
-        kept: they mean training diverged), or None if the key is missing, None, empty or
-        all None. Without an ``"epoch"`` list, epochs are numbered from 1.
+        ``(epochs, values)`` as float arrays with the None entries removed, or None if nothing
+        is left (key missing, None, empty, all None). Without an ``"epoch"`` list, epochs are
+        numbered from 1.
 
     Raises:
         ValueError: If the curve and the ``"epoch"`` list differ in length.
@@ -48,7 +53,11 @@ def history_series(history: Mapping[str, Any], key: str) -> tuple[np.ndarray, np
             f"history[{key!r}] has {len(raw)} values but history['epoch'] has "
             f"{len(raw_epochs)}; every curve needs one value per epoch (None where not measured)"
         )
-    kept = [(epoch, value) for epoch, value in zip(raw_epochs, raw) if value is not None]
+    kept = [
+        (epoch, value)
+        for epoch, value in zip(raw_epochs, raw)
+        if value is not None and (not drop_non_finite or np.isfinite(value))
+    ]
     if not kept:
         return None
     epochs, values = zip(*kept)
@@ -120,7 +129,12 @@ def plot_learning_curves(
         raise ValueError(f"history must be a dict of per-epoch lists, got {type(history).__name__}")
     panels = []
     for keys, ylabel, best in ((LOSS_KEYS, "loss", "min"), (ACCURACY_KEYS, "accuracy", "max")):
-        curves = {key: series for key in keys if (series := history_series(history, key))}
+        drop = ylabel == "accuracy"  # NaN accuracy means "not computed", NaN loss "diverged"
+        curves = {
+            key: series
+            for key in keys
+            if (series := history_series(history, key, drop_non_finite=drop))
+        }
         if curves:
             panels.append((curves, ylabel, best))
     if not panels:

@@ -17,7 +17,6 @@ from sklearn.metrics import confusion_matrix
 
 import engine.audit as engine_audit
 import plotting.audit
-
 from plotting import (
     plot_confusion_matrix,
     plot_decision_boundary,
@@ -253,10 +252,10 @@ def test_make_grid_constant_coordinate_gets_width():
 
 def test_predict_grid_known_classifier_regions():
     xx, yy, points = make_grid(np.array([[-1.0, -1.0], [1.0, 1.0]]), 41)
-    zz = predict_grid(lambda p: p[:, 0] > 0, xx, yy, points)
+    zz = predict_grid(lambda p: p[:, 0] > 0, xx, points)
     assert zz.shape == (41, 41)
     np.testing.assert_array_equal(zz, (xx > 0).astype(np.int64))  # right half is class 1
-    zz = predict_grid(lambda p: (p[:, 1] > 0).astype(np.int64), xx, yy, points)
+    zz = predict_grid(lambda p: (p[:, 1] > 0).astype(np.int64), xx, points)
     np.testing.assert_array_equal(zz, (yy > 0).astype(np.int64))  # top half is class 1
 
 
@@ -284,6 +283,14 @@ def test_decision_boundary_multiclass_with_names(tmp_path):
         predict, x, y, tmp_path / "db3.png", resolution=50, class_names=["left", "middle", "right"]
     )
     read_png(path)
+
+
+@pytest.mark.filterwarnings("error")
+def test_decision_boundary_constant_prediction(tmp_path):
+    # An untrained model that predicts one class everywhere: no boundary line, still a plot.
+    x, y = np.array([[0.0, 0.0], [1.0, 1.0]]), np.array([0, 1])
+    read_png(plot_decision_boundary(lambda p: np.ones(len(p)), x, y, tmp_path / "const.png"))
+    read_png(plot_decision_boundary(lambda p: np.zeros(len(p)), x, y * 0, tmp_path / "one.png"))
 
 
 @pytest.mark.parametrize(
@@ -364,10 +371,16 @@ def test_audit_series_order_and_none_skipping():
 
 def test_gradient_audit_layer_without_values_and_single_record(tmp_path):
     # The perceptron on xor: weights start at zero, so their update ratio is undefined (None).
-    audit = [{"step": 50, "epoch": 12, "layers": {"weight": {"grad_norm": None,
-                                                             "update_ratio": None},
-                                                  "bias": {"grad_norm": None,
-                                                           "update_ratio": 1.0}}}]
+    audit = [
+        {
+            "step": 50,
+            "epoch": 12,
+            "layers": {
+                "weight": {"grad_norm": None, "update_ratio": None},
+                "bias": {"grad_norm": None, "update_ratio": 1.0},
+            },
+        }
+    ]
     assert list(audit_series(audit, "update_ratio")) == ["bias"]
     read_png(plot_gradient_audit(audit, tmp_path / "audit_one.png"))
 
