@@ -107,15 +107,15 @@ def plot_learning_curves(
     """Plot loss (left) and accuracy (right) per epoch for the training and validation splits.
 
     Validation curves are dashed; a green star marks the best validation epoch (lowest loss,
-    highest accuracy), and a red dotted line the first epoch whose value is NaN or Inf. A panel
+    highest accuracy), and a red dotted line the first epoch whose loss is NaN or Inf. A panel
     is left out when none of its curves are present (a history without accuracy gives one
     panel). What to look for: docs/visualization/Playbooks.md, "Learning curves".
 
     Args:
         history: Lists with one value per epoch under ``"epoch"``, ``"train_loss"``,
             ``"val_loss"``, ``"train_accuracy"``, ``"val_accuracy"``. Missing keys, None lists
-            and None entries (epochs without a validation pass) are skipped; other keys are
-            ignored.
+            and None entries (epochs without a validation pass) are skipped, and so are NaN
+            accuracies (the Trainer's "not computed"); other keys are ignored.
         path: Where to write the PNG.
         title: Figure title; defaults to "Learning curves".
 

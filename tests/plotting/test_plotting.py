@@ -170,6 +170,23 @@ def test_history_series_skips_none_and_numbers_epochs_from_one():
     assert history_series({}, "val_loss") is None
 
 
+def test_history_series_nan_accuracy_is_not_computed_but_nan_loss_is_kept():
+    history = {"train_loss": [1.0, float("nan")], "train_accuracy": [float("nan"), 0.5]}
+    np.testing.assert_array_equal(history_series(history, "train_loss")[1], [1.0, np.nan])
+    epochs, values = history_series(history, "train_accuracy", drop_non_finite=True)
+    np.testing.assert_array_equal(epochs, [2])
+    assert (
+        history_series({"val_accuracy": [float("nan")]}, "val_accuracy", drop_non_finite=True)
+        is None
+    )
+
+
+def test_learning_curves_all_nan_accuracy_gives_loss_panel_only(tmp_path):
+    history = {"train_loss": [0.9, 0.5, 0.4], "train_accuracy": [float("nan")] * 3}
+    pixels = read_png(plot_learning_curves(history, tmp_path / "nan_acc.png"))
+    assert pixels.shape[1] < 1.5 * pixels.shape[0]  # one panel, not two side by side
+
+
 @pytest.mark.parametrize(
     "history",
     [{}, {"train_loss": []}, {"val_loss": [None, None]}, {"epoch": [1, 2], "lr": [0.1, 0.1]}],
