@@ -89,7 +89,7 @@ def normalized_adjacency(edge_index: Tensor, num_nodes: int) -> Tensor:
     degree = torch.bincount(index[0], minlength=num_nodes).to(torch.float32)  # (N,)
     inv_sqrt = degree.pow(-0.5)
     values = inv_sqrt[index[0]] * inv_sqrt[index[1]]  # (E + N,)
-    adj = torch.sparse_coo_tensor(index, values, (num_nodes, num_nodes))
+    adj = torch.sparse_coo_tensor(index, values, (num_nodes, num_nodes), check_invariants=True)
     return adj.coalesce()
 
 

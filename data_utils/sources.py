@@ -4,7 +4,8 @@ fetch(key, data_dir) returns verified local paths for every file of SOURCES[key]
 Each file is looked up, in order, in
 
     1. ``data_dir/<folder>/`` (the --data-dir flag), else ``$AIFS_DATA_DIR/<folder>/``;
-    2. the user cache ``$XDG_CACHE_HOME/aifs/<folder>/`` (default ``~/.cache/aifs/<folder>/``);
+    2. the user cache ``<cache>/<folder>/``: ``$AIFS_CACHE_DIR``, else ``$XDG_CACHE_HOME/aifs``,
+       else ``~/.cache/aifs``;
     3. known system folders (Debian's dataset-fashion-mnist: /usr/share/datasets/fashion-mnist);
     4. a download from the canonical URLs into the cache, or from ``$AIFS_DATA_MIRROR/<folder>/``
        when that variable is set (a mirror has the same layout as a data directory).
@@ -21,6 +22,7 @@ while size and mtime are unchanged the hash is not recomputed.
 
 from __future__ import annotations
 
+import codecs
 import collections
 import gzip
 import hashlib
@@ -52,6 +54,7 @@ except ImportError:  # numpy 1.26
 logger = logging.getLogger(__name__)
 
 ENV_DATA_DIR = "AIFS_DATA_DIR"
+ENV_CACHE_DIR = "AIFS_CACHE_DIR"
 ENV_MIRROR = "AIFS_DATA_MIRROR"
 ENV_OFFLINE = "AIFS_OFFLINE"
 DOWNLOAD_ATTEMPTS = 3  # per URL; transient network errors and truncated transfers are retried
@@ -61,7 +64,13 @@ _CHUNK = 1 << 20
 
 
 def cache_dir() -> Path:
-    """The user cache for downloads, verification markers and decoded arrays."""
+    """The user cache for downloads, verification markers and decoded arrays.
+
+    $AIFS_CACHE_DIR if set, else $XDG_CACHE_HOME/aifs, else ~/.cache/aifs.
+    """
+    explicit = os.environ.get(ENV_CACHE_DIR)
+    if explicit:
+        return Path(explicit).expanduser()
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "aifs"
 
@@ -394,13 +403,14 @@ _PICKLE_ALLOWED: dict[tuple[str, str], object] = {
     ("scipy.sparse.csr", "csr_matrix"): scipy.sparse.csr_matrix,
     ("scipy.sparse._csr", "csr_matrix"): scipy.sparse.csr_matrix,
     ("collections", "defaultdict"): collections.defaultdict,
+    ("_codecs", "encode"): codecs.encode,  # bytes in protocol-2 pickles written by Python 3
     ("__builtin__", "list"): list,
     ("builtins", "list"): list,
 }
 
 
 class _RestrictedUnpickler(pickle.Unpickler):
-    """Unpickles only numpy arrays, scipy CSR matrices, dicts, lists and defaultdicts."""
+    """Unpickles only plain data: numpy arrays, scipy CSR matrices, dicts, lists, bytes."""
 
     def find_class(self, module: str, name: str) -> object:
         if (module, name) in _PICKLE_ALLOWED:

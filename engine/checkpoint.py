@@ -6,9 +6,12 @@ run code when unpickled is refused before any of its code runs.
 
 Layout on disk (one folder per experiment, so that ``latest`` and ``best`` mean something)::
 
-    outputs/models/<experiment>/<run>_epoch003_step000012.pt   rotated: the last K are kept
-    outputs/models/<experiment>/latest.json                     pointer to the newest checkpoint
-    outputs/models/<experiment>/best.json                       pointer to the best by the monitor
+    outputs/models/<experiment>/<run>_epoch003_step0000012.pt          rotated: the last K are kept
+    outputs/models/<experiment>/<run>_epoch003_step0000012_<kind>.pt   interrupt, debug, final
+    outputs/models/<experiment>/latest.json    pointer to the newest checkpoint (never a debug one)
+    outputs/models/<experiment>/best.json      pointer to the best epoch checkpoint of the newest run
+
+The keys of a checkpoint and what each guarantees are listed in docs/engine.md.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import json
 import logging
 import os
 import pickle
+import re
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -63,16 +67,52 @@ def atomic_write_bytes(path: Path, write: Any) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except OSError as err:
+    except BaseException as err:  # also Ctrl-C during the write: never leave the temp file
         tmp.unlink(missing_ok=True)
-        raise CheckpointError(f"could not write {path}: {err}") from err
+        if isinstance(err, OSError):
+            raise CheckpointError(f"could not write {path}: {err}") from err
+        raise
     _fsync_dir(path.parent)
 
 
+_PLAIN_TYPES = (type(None), bool, int, float, str, bytes, torch.Tensor)
+
+
+def check_plain(value: Any, where: str = "checkpoint") -> None:
+    """Assert that a value holds only tensors and plain values, so weights_only loading accepts it.
+
+    Raises:
+        CheckpointError: Naming the first offending entry, e.g. ``checkpoint['data']['x']``.
+    """
+    if isinstance(value, _PLAIN_TYPES):
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, (str, int)):
+                raise CheckpointError(f"{where} has a key of type {type(key).__name__}: {key!r}")
+            check_plain(item, f"{where}[{key!r}]")
+        return
+    if isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            check_plain(item, f"{where}[{index}]")
+        return
+    raise CheckpointError(
+        f"{where} is a {type(value).__module__}.{type(value).__name__}: a checkpoint holds only "
+        "tensors, numbers, strings, lists and dicts (convert it, e.g. with torch.as_tensor)"
+    )
+
+
 def save_checkpoint(state: dict[str, Any], path: Path) -> Path:
-    """Save a checkpoint dict atomically and return its path."""
+    """Save a checkpoint dict atomically and return its path.
+
+    Raises:
+        CheckpointError: If the state holds anything that ``weights_only`` loading would refuse
+            (checked before writing, so an unloadable checkpoint is never written), or the write
+            fails.
+    """
     assert isinstance(state, dict), "a checkpoint is a dict"
     state = {"format": CHECKPOINT_FORMAT, "format_version": CHECKPOINT_VERSION, **state}
+    check_plain(state)
     atomic_write_bytes(Path(path), lambda handle: torch.save(state, handle))
     return Path(path)
 
@@ -160,7 +200,9 @@ class CheckpointManager:
     """Rotates a run's checkpoints in one experiment folder and keeps the pointers current.
 
     Keeps the newest ``keep_last`` epoch checkpoints of this run plus the best one by the monitored
-    validation metric. Interrupt and debug checkpoints are never rotated away.
+    validation metric. Interrupt, debug and final checkpoints are never rotated away. A manager
+    created for an existing run (``--resume``) picks up that run's epoch checkpoints and its best
+    from disk, so rotation continues where it stopped.
     """
 
     def __init__(self, folder: Path, run_name: str, keep_last: int = 3, mode: str = "max") -> None:
@@ -170,10 +212,30 @@ class CheckpointManager:
         self.run_name = run_name
         self.keep_last = keep_last
         self.mode = mode
-        self.kept: list[Path] = []
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.kept: list[Path] = self._epoch_checkpoints_on_disk()
         self.best_path: Path | None = None
         self.best_value: float | None = None
-        self.folder.mkdir(parents=True, exist_ok=True)
+        self._load_best_pointer()
+
+    def _epoch_checkpoints_on_disk(self) -> list[Path]:
+        pattern = re.compile(rf"{re.escape(self.run_name)}_epoch\d+_step(\d+)\.pt")
+        found = [
+            (int(match.group(1)), path)
+            for path in self.folder.glob(f"{self.run_name}_epoch*.pt")
+            if (match := pattern.fullmatch(path.name))
+        ]
+        return [path for _, path in sorted(found)]
+
+    def _load_best_pointer(self) -> None:
+        pointer = self.folder / "best.json"
+        try:
+            info = json.loads(pointer.read_text())
+        except (OSError, ValueError):
+            return  # no best yet (or an unreadable pointer, rewritten at the next best)
+        path = self.folder / str(info.get("path", ""))
+        if info.get("run_name") == self.run_name and path.is_file() and "metric" in info:
+            self.best_path, self.best_value = path, info["metric"]
 
     def is_better(self, value: float | None) -> bool:
         if value is None or not np.isfinite(value):
@@ -183,22 +245,40 @@ class CheckpointManager:
         return value > self.best_value if self.mode == "max" else value < self.best_value
 
     def save(self, state: dict[str, Any], metric: float | None = None, kind: str = "epoch") -> Path:
-        """Write a checkpoint, update ``latest`` (and ``best``), rotate old epoch checkpoints."""
+        """Write a checkpoint, update ``latest`` (and ``best``), rotate old epoch checkpoints.
+
+        Args:
+            state: The Trainer's state dict.
+            metric: The monitored validation metric, for ``best`` (epoch checkpoints only).
+            kind: "epoch" (rotated), "interrupt", "final" or "debug" (kept; a debug checkpoint is
+                not made ``latest``, so ``--resume latest`` skips the state that just failed).
+        """
         name = f"{self.run_name}_epoch{state['epoch']:03d}_step{state['global_step']:07d}"
         if kind != "epoch":
             name += f"_{kind}"
         path = save_checkpoint({**state, "kind": kind}, self.folder / f"{name}.pt")
-        self._point("latest", path, state)
+        if kind != "debug":
+            self._point("latest", path, state)
         if kind == "epoch":
             if self.is_better(metric):
                 self.best_value, self.best_path = metric, path
-                self._point("best", path, state)
-            self.kept.append(path)
+                self._point("best", path, state, metric=metric)
+            if path not in self.kept:
+                self.kept.append(path)
             self._rotate()
         return path
 
-    def _point(self, pointer: str, path: Path, state: dict[str, Any]) -> None:
-        info = {"path": path.name, "epoch": state["epoch"], "global_step": state["global_step"]}
+    def _point(
+        self, pointer: str, path: Path, state: dict[str, Any], metric: float | None = None
+    ) -> None:
+        info = {
+            "path": path.name,
+            "run_name": self.run_name,
+            "epoch": state["epoch"],
+            "global_step": state["global_step"],
+        }
+        if metric is not None:
+            info["metric"] = metric
         data = json.dumps(info).encode()
         atomic_write_bytes(self.folder / f"{pointer}.json", lambda handle: handle.write(data))
 
@@ -207,13 +287,8 @@ class CheckpointManager:
             old = self.kept.pop(0)
             if old != self.best_path:
                 old.unlink(missing_ok=True)
-        stale_best = [
-            p for p in self.folder.glob(f"{self.run_name}_epoch*.pt") if p not in self.kept
-        ]
-        for path in stale_best:
-            if path != self.best_path and not path.stem.endswith(
-                ("_interrupt", "_debug", "_final")
-            ):
+        for path in self._epoch_checkpoints_on_disk():  # a best that lost its title
+            if path not in self.kept and path != self.best_path:
                 path.unlink(missing_ok=True)
 
 
@@ -221,10 +296,14 @@ def resolve_checkpoint(spec: str | Path, folder: Path) -> dict[str, Any]:
     """Load a checkpoint named by a path, or by ``latest`` / ``best`` in an experiment folder.
 
     For ``latest``, a newest checkpoint that cannot be read is reported and the previous good one
-    is used instead: a crash while saving must never cost more than the last save.
+    (by modification time, debug checkpoints excluded) is used instead: a crash while saving must
+    never cost more than the last save.
 
     Returns:
         The loaded checkpoint, with its path under the key ``"path"``.
+
+    Raises:
+        CheckpointError: No such file or no usable checkpoint (every reason is listed).
     """
     spec_str = str(spec)
     if spec_str not in POINTER_NAMES:
@@ -243,7 +322,7 @@ def resolve_checkpoint(spec: str | Path, folder: Path) -> dict[str, Any]:
             )
     if spec_str == "latest":
         others = sorted(folder.glob("*.pt"), key=lambda p: p.stat().st_mtime_ns, reverse=True)
-        candidates += [p for p in others if p not in candidates]
+        candidates += [p for p in others if p not in candidates and not p.stem.endswith("_debug")]
     if not candidates:
         raise CheckpointError(
             f"no '{spec_str}' checkpoint in {folder}: train this experiment first, "

@@ -18,6 +18,7 @@ from matplotlib.axes import Axes
 from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
 from matplotlib.lines import Line2D
+from matplotlib.ticker import MaxNLocator
 
 from plotting.core import save_figure
 
@@ -233,6 +234,7 @@ def plot_gradient_audit(
     for ax, (metric, series) in zip(axes, panels.items()):
         _draw_panel(ax, series, colors, metric)
     axes[1].set_xlabel("step")
+    axes[1].xaxis.set_major_locator(MaxNLocator(integer=True))
     if len(names) <= LEGEND_MAX_LAYERS:
         plotted = {name for series in panels.values() for name in series}
         layer_handles = [

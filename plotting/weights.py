@@ -24,11 +24,12 @@ def grid_shape(num_images: int) -> tuple[int, int]:
     Returns:
         ``(rows, cols)`` with ``rows * cols >= num_images``.
     """
-    cols = (
-        num_images
-        if num_images <= 5
-        else 5 if num_images <= 10 else math.ceil(math.sqrt(num_images))
-    )
+    if num_images <= 5:
+        cols = num_images
+    elif num_images <= 10:
+        cols = 5
+    else:
+        cols = math.ceil(math.sqrt(num_images))
     return math.ceil(num_images / cols), cols
 
 

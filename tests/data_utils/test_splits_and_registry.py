@@ -176,3 +176,18 @@ def test_unknown_name_lists_the_registry() -> None:
 def test_unknown_option_lists_the_accepted_ones() -> None:
     with pytest.raises(DataError, match="n_samples"):
         load_dataset("moons", n_smaples=10)
+
+
+def test_non_classification_sets_are_refused_before_reading_files(tmp_path) -> None:
+    for name, kind in [("cora", "GraphData"), ("tiny_shakespeare", "CharCorpus")]:
+        with pytest.raises(DataError, match=f"is a {kind}, not a RawDataset"):
+            load_dataset(name, data_dir=tmp_path / "empty")  # no files needed to say so
+
+
+def test_every_registered_loader_accepts_seed_and_data_dir() -> None:
+    import inspect
+
+    for name, loader in DATASETS.items():
+        params = inspect.signature(loader).parameters
+        assert "seed" in params and "data_dir" in params, name
+        assert all(p.kind == p.KEYWORD_ONLY for p in params.values()), name

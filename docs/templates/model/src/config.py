@@ -1,0 +1,38 @@
+"""Configuration of [MODEL_TITLE]: the shared fields plus the model's own, with their reasons.
+
+One dataclass, one level below utils.config.BaseConfig (no chains). Every field has a default
+and a comment: unit, paper source, and why we differ from the paper when we do. Override a
+BaseConfig default only when this model needs another value, and say why. Named experiments
+live in experiments.yaml; the command line changes fields with --epochs, --set key=value, ...
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from utils.config import BaseConfig
+from utils.exceptions import ConfigError
+
+
+@dataclass
+class SoftmaxRegressionConfig(BaseConfig):  # [MODEL_CLASS]Config
+    # [FIELDS]: the model's own hyperparameters, each with its reason. Template example below.
+    # The loss is convex in the weights, so plain SGD with a fixed step reaches the optimum;
+    # 0.1 is the largest step that stays stable on standardised features.
+    optimizer: Literal["sgd", "adam", "adamw", "none"] = "sgd"
+    lr: float = 0.1
+    batch_size: int = 16  # iris has 105 training flowers: about 7 steps per epoch
+    epochs: int = 50
+    # Standard deviation of the initial weights; 0 starts from zero, which is fine here because
+    # a single linear layer has no symmetry to break (a hidden layer would need random weights).
+    init_std: float = 0.01
+
+    def validate(self) -> None:
+        super().validate()
+        if self.init_std < 0:
+            raise ConfigError(f"init_std must be >= 0 (got {self.init_std})")
+        if self.optimizer == "none":
+            raise ConfigError(
+                "softmax regression is trained by backprop: optimizer must be sgd, adam or adamw"
+            )

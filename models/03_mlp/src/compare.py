@@ -1,0 +1,107 @@
+"""Side by side on one test set: our MLP against scikit-learn's MLPClassifier (one layer of 100).
+
+    python src/train.py --experiment fashion_mnist
+    python src/compare.py --checkpoint best --experiment fashion_mnist --json
+
+The reference is the Fashion-MNIST benchmark (Xiao, Rasul & Vollgraf 2017, Table 3 / the
+benchmark page): MLPClassifier(hidden_layer_sizes=(100,)), ReLU, Adam, at 0.871 test accuracy.
+Here it is fitted on exactly the training split our model saw (pixels scaled to [0, 1], as our
+model reads them), with scikit-learn's other defaults, and both are scored on the canonical test
+set. The result goes to outputs/logs/<checkpoint>.compare.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from constants import LOGS_DIR
+from evaluate import load_trained
+from sklearn.neural_network import MLPClassifier
+
+from data_utils import ArrayLoader
+from engine.evaluator import Evaluator
+from engine.workflow import run_cli
+from utils.device import select_device
+
+logger = logging.getLogger(__name__)
+
+PUBLISHED_SKLEARN_MLP = 0.871  # Fashion-MNIST benchmark, MLPClassifier hidden (100,), relu
+
+
+def as_features(x: torch.Tensor, transform) -> np.ndarray:
+    """(N, ...) -> (N, D) float32, with the loaders' per-batch transform (uint8 -> [0, 1])."""
+    x = transform(x) if transform is not None else x
+    return x.reshape(len(x), -1).numpy().astype(np.float32)  # (N, ...) -> (N, D)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description="Our MLP against scikit-learn's MLPClassifier.")
+    p.add_argument("--checkpoint", required=True, help="checkpoint path, or 'latest' / 'best'")
+    p.add_argument("--experiment", help="data to compare on (default: the checkpoint's)")
+    p.add_argument("--data-dir", help="data directory (default: $AIFS_DATA_DIR, then the cache)")
+    p.add_argument("--max-iter", type=int, default=200, help="sklearn epochs (its default: 200)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+    p.add_argument("--json", action="store_true", help="print the result JSON as the last line")
+    return p.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> int:
+    device = select_device(args.device)
+    model, config, splits, state = load_trained(
+        args.checkpoint, args.experiment, args.data_dir, device
+    )
+    test_loader = ArrayLoader(splits.x_test, splits.y_test, 1000, transform=splits.transform)
+    ours = Evaluator(model, None, device).evaluate(test_loader)["accuracy"]
+
+    baseline = MLPClassifier(
+        hidden_layer_sizes=(100,), max_iter=args.max_iter, random_state=config.seed
+    )
+    start = time.perf_counter()
+    baseline.fit(as_features(splits.x_train, splits.transform), splits.y_train.numpy())
+    seconds = time.perf_counter() - start
+    theirs = float(
+        baseline.score(as_features(splits.x_test, splits.transform), splits.y_test.numpy())
+    )
+    result = {
+        "experiment": config.experiment,
+        "checkpoint": str(state["path"]),
+        "num_train": len(splits.y_train),
+        "num_test": len(splits.y_test),
+        "mlp_test_accuracy": ours,
+        "mlp_hidden_sizes": list(config.hidden_sizes),
+        "sklearn_test_accuracy": theirs,
+        "sklearn_epochs": int(baseline.n_iter_),
+        "sklearn_fit_seconds": round(seconds, 1),
+        "sklearn_published": PUBLISHED_SKLEARN_MLP,
+    }
+    logger.info(
+        "test accuracy | ours %.4f | sklearn MLPClassifier(100) %.4f (%d epochs, %.0f s) "
+        "| published %.3f",
+        ours,
+        theirs,
+        baseline.n_iter_,
+        seconds,
+        PUBLISHED_SKLEARN_MLP,
+    )
+    out = LOGS_DIR / f"{Path(state['path']).stem}.compare.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    if args.json:
+        sys.stdout.write(json.dumps(result) + "\n")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    return run_cli(lambda: run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
