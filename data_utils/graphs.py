@@ -22,16 +22,19 @@ from utils.exceptions import DataError
 
 logger = logging.getLogger(__name__)
 
+# Planetoid stores one-hot labels without names; the index -> name mapping follows from the class
+# sizes of the original LINQS data (Cora: Neural_Networks 818, ..., Rule_Learning 180; Citeseer:
+# DB 701, ..., AI 249, plus Citeseer's 15 featureless nodes that end up in class 0).
 CORA_CLASSES = [
-    "Case_Based",
+    "Theory",
+    "Reinforcement_Learning",
     "Genetic_Algorithms",
     "Neural_Networks",
     "Probabilistic_Methods",
-    "Reinforcement_Learning",
+    "Case_Based",
     "Rule_Learning",
-    "Theory",
 ]
-CITESEER_CLASSES = ["Agents", "AI", "DB", "IR", "ML", "HCI"]
+CITESEER_CLASSES = ["AI", "ML", "IR", "DB", "Agents", "HCI"]
 
 
 @dataclass

@@ -356,14 +356,11 @@ def load_cifar10(
     assert source in ("auto", "pickle", "jpg"), f"source must be auto, pickle or jpg: {source}"
     jpg_dir = _jpg_dir(data_dir)
     if source == "auto":
-        if available_locally("cifar10_batches", data_dir):
-            source = "pickle"
-        elif available_locally("cifar10_python", data_dir):
-            source = "pickle"
-        elif available_locally("cifar10_jpg", data_dir) or jpg_dir is not None:
-            source = "jpg"
-        else:
-            source = "pickle"
+        pickle_here = available_locally("cifar10_batches", data_dir) or available_locally(
+            "cifar10_python", data_dir
+        )
+        jpg_here = available_locally("cifar10_jpg", data_dir) or jpg_dir is not None
+        source = "jpg" if jpg_here and not pickle_here else "pickle"  # else download the pickle
 
     if source == "pickle" and available_locally("cifar10_batches", data_dir):
         paths = fetch("cifar10_batches", data_dir)

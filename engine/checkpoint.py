@@ -9,7 +9,7 @@ Layout on disk (one folder per experiment, so that ``latest`` and ``best`` mean 
     outputs/models/<experiment>/<run>_epoch003_step0000012.pt          rotated: the last K are kept
     outputs/models/<experiment>/<run>_epoch003_step0000012_<kind>.pt   interrupt, debug, final
     outputs/models/<experiment>/latest.json    pointer to the newest checkpoint (never a debug one)
-    outputs/models/<experiment>/best.json      pointer to the best epoch checkpoint of the newest run
+    outputs/models/<experiment>/best.json      pointer to the best epoch checkpoint of the last run
 
 The keys of a checkpoint and what each guarantees are listed in docs/engine.md.
 """

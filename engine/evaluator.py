@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any, Callable, Iterable
 
 import numpy as np
@@ -9,6 +10,18 @@ import torch
 
 from engine import distributed
 from engine.modelio import is_torch_model, set_mode, to_model_input
+
+
+def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
+    """bf16 autocast for the forward pass and loss when ``precision`` is "bf16", else nothing.
+
+    Matmuls and convolutions run in bfloat16; losses and reductions stay in float32 (PyTorch's
+    autocast op lists). bf16 has float32's exponent range, so no loss scaling is needed.
+    """
+    assert precision in ("fp32", "bf16"), f"precision is 'fp32' or 'bf16', got {precision!r}"
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
 
 
 class Evaluator:
@@ -19,14 +32,20 @@ class Evaluator:
             the model defines it (e.g. the perceptron's sign), else from the argmax of the scores.
         criterion: ``criterion(scores, y) -> mean loss``; None reports no loss.
         device: Where PyTorch batches go.
+        precision: "fp32", or "bf16" to evaluate under the same autocast as training.
     """
 
     def __init__(
-        self, model: Any, criterion: Callable | None = None, device: torch.device | None = None
+        self,
+        model: Any,
+        criterion: Callable | None = None,
+        device: torch.device | None = None,
+        precision: str = "fp32",
     ):
         self.model = model
         self.criterion = criterion
         self.device = device or torch.device("cpu")
+        self.precision = precision if is_torch_model(model) else "fp32"
 
     def _predict(self, x: Any, scores: Any) -> Any:
         if hasattr(self.model, "predict"):
@@ -38,7 +57,7 @@ class Evaluator:
     def _batches(self, loader: Iterable) -> Iterable[tuple[Any, Any, Any, Any]]:
         """Yield (x, y, scores, predictions) for each batch, in inference mode."""
         set_mode(self.model, training=False)
-        with torch.inference_mode():
+        with torch.inference_mode(), autocast(self.device, self.precision):
             for x, y in loader:
                 inputs = to_model_input(self.model, x, self.device)
                 target = y.to(self.device) if is_torch_model(self.model) else y.numpy()

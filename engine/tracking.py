@@ -6,6 +6,11 @@ wandb never reaches the network unless a user asked for it. The mode is decided 
 - ``WANDB_MODE=online`` and a logged-in user (``wandb login`` or ``WANDB_API_KEY``): online.
 - anything else: offline. Runs land under ``outputs/logs/wandb`` and can be uploaded later with
   ``wandb sync``. Asking for online without being logged in warns and stays offline.
+
+Every row of the JSONL file has ``step`` = optimizer steps completed when it was written. A resumed
+run (``--resume``) appends to the same file after dropping the rows written after its checkpoint
+(work that was thrown away), so the file reads as if the run had never stopped; its wandb run is
+continued with the id stored in the checkpoint.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ import netrc
 import os
 from pathlib import Path
 from typing import Any
+
+from engine.checkpoint import atomic_write_bytes
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +68,9 @@ class Tracker:
         wandb_enabled: False for ``--no-wandb``.
         wandb_dir: Where offline wandb runs are written.
         tags: wandb tags.
+        resume_step: For a resumed run, the checkpoint's global step: JSONL rows written after it
+            are dropped before appending.
+        run_id: For a resumed run, the wandb run id stored in the checkpoint (continued).
     """
 
     def __init__(
@@ -71,16 +81,55 @@ class Tracker:
         wandb_enabled: bool = False,
         wandb_dir: Path | None = None,
         tags: list[str] | None = None,
+        resume_step: int | None = None,
+        run_id: str | None = None,
     ) -> None:
         self.metrics_file = Path(metrics_file) if metrics_file else None
         if self.metrics_file:
             self.metrics_file.parent.mkdir(parents=True, exist_ok=True)
+            if resume_step is not None:
+                self._drop_rows_after(resume_step)
         self.mode = resolve_wandb_mode(wandb_enabled)
         self.wandb_run = None
         if self.mode != "disabled":
-            self.wandb_run = self._start_wandb(run_name, config or {}, wandb_dir, tags or [])
+            self.wandb_run = self._start_wandb(
+                run_name, config or {}, wandb_dir, tags or [], run_id
+            )
 
-    def _start_wandb(self, run_name: str, config: dict, wandb_dir: Path | None, tags: list[str]):
+    @property
+    def run_id(self) -> str | None:
+        """The wandb run id (stored in checkpoints so that a resumed run continues it)."""
+        return self.wandb_run.id if self.wandb_run is not None else None
+
+    def _drop_rows_after(self, step: int) -> None:
+        if not self.metrics_file.is_file():
+            return
+        lines = self.metrics_file.read_text(encoding="utf-8").splitlines()
+        kept = []
+        for line in lines:
+            try:
+                if json.loads(line)["step"] <= step:
+                    kept.append(line)
+            except (ValueError, KeyError, TypeError):
+                continue  # a line cut short by a crash
+        if len(kept) < len(lines):
+            data = "".join(f"{line}\n" for line in kept).encode()
+            atomic_write_bytes(self.metrics_file, lambda handle: handle.write(data))
+            logger.info(
+                "%s: dropped %d rows written after step %d (the checkpoint resumed from)",
+                self.metrics_file.name,
+                len(lines) - len(kept),
+                step,
+            )
+
+    def _start_wandb(
+        self,
+        run_name: str,
+        config: dict,
+        wandb_dir: Path | None,
+        tags: list[str],
+        run_id: str | None,
+    ):
         try:
             import wandb
         except ImportError:
@@ -97,6 +146,8 @@ class Tracker:
             mode=self.mode,
             dir=str(wandb_dir) if wandb_dir else None,
             reinit="finish_previous",
+            id=run_id,
+            resume="allow" if run_id else None,
         )
         logger.info("wandb run %s (%s)", run_name, self.mode)
         return run

@@ -1,13 +1,24 @@
 """The Trainer: one loop for every model in the project.
 
-The loop (``Trainer.train``) reads top to bottom: per batch, snapshot for the audit, one training
-step, finite check, audit; per epoch, validation, scheduler, history, log, checkpoint, early stop.
+The loop (``Trainer.train``) reads top to bottom: per optimizer step, snapshot for the audit, one
+training step (zero-grad, loss, backward, finite check, clip, step), audit, signals; per epoch,
+validation, scheduler, history, log, checkpoint, early stop. docs/engine.md describes the
+guarantees (exact resume, failure policy, accumulation, bf16, DDP) and the checkpoint format.
+
+Words used throughout:
+
+- a *batch* is what the loader yields (a micro-batch when accumulating);
+- an *optimizer step* consumes ``grad_accum_steps`` consecutive batches (fewer at the end of an
+  epoch); ``global_step`` counts optimizer steps taken, and "step n" in logs, audits and errors
+  is the n-th optimizer step (1-based);
+- ``step_in_epoch`` counts the batches of the current epoch already trained on. Checkpoints are
+  written only between optimizer steps, so a resumed run never holds half-accumulated gradients.
 
 The one extension point: a model whose learning rule is not backprop-then-step (the perceptron
 rule, the delta rule, Hebbian storage, alternating GAN updates) defines::
 
     def train_step(self, x, y) -> dict[str, float]:   # at least {"loss": ...}; may add "correct"
-        ...apply its own update to its own weights...
+        ...apply its own update to its own weights...   # and "grad_norms" for the audit
 
 and the Trainer calls it instead of ``backprop_step``. Everything else (epochs, shuffling,
 validation, audits, checkpoints, signals, resume) is shared. NumPy models get NumPy batches.
@@ -22,20 +33,22 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 import torch
 
 from engine import distributed
 from engine.audit import GradientAuditor, flatten_audit
 from engine.checkpoint import CheckpointManager, check_compatible
-from engine.evaluator import Evaluator
+from engine.evaluator import Evaluator, autocast
 from engine.modelio import is_torch_model, load_model_state, model_state, set_mode, to_model_input
 from engine.tracking import Tracker
-from utils.exceptions import CheckpointError, TrainingError
+from utils.exceptions import CheckpointError, ConfigError, TrainingError
 from utils.seed import get_rng_state, set_rng_state
 
 logger = logging.getLogger(__name__)
+
+Batch = tuple[torch.Tensor, torch.Tensor]
 
 
 class TrainingInterrupted(Exception):
@@ -55,7 +68,8 @@ class TrainingInterrupted(Exception):
 class RunContext:
     """Where a run writes: checkpoints, metrics and the identity stored in each checkpoint.
 
-    A Trainer without a RunContext trains in memory only (tests, notebooks).
+    A Trainer without a RunContext trains in memory only (tests, notebooks). Under DDP the
+    processes other than rank 0 get neither a tracker nor a checkpoint manager.
     """
 
     model_name: str
@@ -64,8 +78,14 @@ class RunContext:
     extra_state: dict[str, Any] = field(default_factory=dict)  # e.g. dataset facts for evaluate.py
 
 
-def _is_finite(value: Any) -> bool:
-    return math.isfinite(float(value))
+def _zero_sums() -> dict[str, float]:
+    return {"loss": 0.0, "correct": 0.0, "count": 0.0}
+
+
+def _correct(scores: torch.Tensor, y: torch.Tensor) -> float:
+    if scores.dim() != 2:
+        return float("nan")
+    return float((scores.argmax(dim=1) == y).sum())
 
 
 class Trainer:
@@ -74,12 +94,18 @@ class Trainer:
     Args:
         model: A ``torch.nn.Module`` (trained by backprop unless it defines ``train_step``) or a
             NumPy model with ``forward``, ``train_step``, ``state_dict`` and ``load_state_dict``.
+            Pass the plain model: under torchrun the Trainer wraps it in DDP itself, so that
+            checkpoints look the same with one process or many.
         optimizer: A torch optimizer, or None for models that bring their own rule.
         criterion: ``criterion(scores, y) -> mean loss`` for training and validation.
         device: Where PyTorch batches go.
         config: The model's config (a ``utils.config.BaseConfig`` subclass).
         scheduler: Optional LR scheduler, stepped once per epoch (``plateau`` gets the monitor).
         run: Where to write checkpoints and metrics; None keeps everything in memory.
+
+    Raises:
+        ConfigError: For options that need backprop (grad_accum_steps > 1, precision bf16,
+            nan_policy skip, torchrun) given to a model with its own ``train_step``.
     """
 
     def __init__(
@@ -98,12 +124,15 @@ class Trainer:
         assert (
             self.custom_rule or optimizer is not None
         ), "a model without train_step needs an optimizer (set optimizer in the config)"
-        self.evaluator = Evaluator(model, criterion, device)
+        self._check_options()
+        self.ddp_model = distributed.wrap_model(model, self.custom_rule, device)
+        self.evaluator = Evaluator(model, criterion, device, precision=config.precision)
         self.auditor = GradientAuditor(model)
         self.epoch = 0  # epochs completed
         self.global_step = 0  # optimizer steps taken
-        self.step_in_epoch = 0  # batches done in the current epoch (mid-epoch resume)
-        self.epoch_sums = {"loss": 0.0, "correct": 0.0, "count": 0.0}
+        self.step_in_epoch = 0  # batches of the current epoch already trained on
+        self.epoch_sums = _zero_sums()  # this process's loss sum, correct count, sample count
+        self.skipped_steps = 0  # steps skipped under nan_policy="skip"
         self.best_metric: float | None = None
         self.bad_epochs = 0
         self.history: dict[str, list] = {
@@ -112,91 +141,174 @@ class Trainer:
         }
         self.history["audit"] = []
         self._stop_signal: int | None = None
+        self._epoch_finished = False
 
     # ----------------------------------------------------------------------------------- the loop
 
     def train(
         self, train_loader: Iterable, val_loader: Iterable, epochs: int | None = None
     ) -> dict:
-        """Train until ``epochs`` epochs are complete (or early stopping); return the history."""
+        """Train until ``epochs`` epochs are complete, early stopping or ``max_steps``.
+
+        Returns:
+            The history: per-epoch lists of numbers, plus the audit records.
+        """
         epochs = epochs if epochs is not None else self.config.epochs
         previous_handlers = self._install_signal_handlers()
         try:
             for epoch in range(self.epoch, epochs):
-                if hasattr(train_loader, "set_epoch"):
-                    train_loader.set_epoch(epoch)  # the permutation depends on (seed, epoch) only
                 set_mode(self.model, training=True)
-                start = time.perf_counter()
-                for batch_idx, (x, y) in enumerate(self._progress(train_loader, epoch)):
-                    if batch_idx < self.step_in_epoch:
-                        continue  # resumed mid-epoch: these batches were already trained on
+                start, first_step = time.perf_counter(), self.global_step
+                for group in self._step_groups(train_loader, epoch):  # grad_accum_steps batches
                     audit_now = self.global_step % self.config.audit_every == 0
                     before = self.auditor.snapshot() if audit_now else None
-                    out = self.training_step(x, y, audit_now)
-                    if not _is_finite(out["loss"]):
-                        self._fail(
-                            f"loss is {out['loss']} at step {self.global_step} (epoch {epoch})"
-                        )
-                    if audit_now:
-                        record = self.auditor.record(
-                            before, out.get("grad_norms", {}), self.global_step, epoch
-                        )
-                        self.history["audit"].append(record)
-                        self._track(flatten_audit(record))
-                    self._accumulate(out, len(y))
-                    self.global_step += 1
-                    self.step_in_epoch = batch_idx + 1
-                    if self._stop_signal is not None:
-                        self._stop(self._stop_signal)
+                    out = self.training_step(group, audit_now)
+                    self.step_in_epoch += len(group)
+                    if out["stepped"]:
+                        self.global_step += 1
+                        self._accumulate(out)
+                        if audit_now:
+                            self._audit(before, out.get("grad_norms", {}), epoch)
+                    if self._stop_requested():
+                        self._stop()  # saves an interrupt checkpoint, raises TrainingInterrupted
+                if not self._epoch_finished:
+                    break  # max_steps reached inside the epoch; the state resumes from here
                 train = self._epoch_train_metrics()
                 val = self.evaluator.evaluate(val_loader)
+                lr = self._current_lr()
                 self._step_scheduler(val)
-                self._record_epoch(epoch, train, val, time.perf_counter() - start)
-                self.epoch, self.step_in_epoch = epoch + 1, 0
-                self.epoch_sums = {"loss": 0.0, "correct": 0.0, "count": 0.0}
+                self._record_epoch(epoch, train, val, lr, time.perf_counter() - start, first_step)
+                self.epoch, self.step_in_epoch, self.epoch_sums = epoch + 1, 0, _zero_sums()
                 stop_early = self._update_early_stopping(val)
-                if self.run and self.run.checkpoints and self._checkpoint_due(epochs, stop_early):
+                if self._checkpoint_due(epochs, stop_early):
                     self.save("epoch", metric=self._monitor_value(val))
-                if stop_early:
-                    logger.info(
-                        "early stopping: %s has not improved for %d epochs",
-                        self.config.monitor,
-                        self.bad_epochs,
-                    )
+                if self._stop_requested():
+                    self._stop()
+                if stop_early or self._budget_spent():
+                    self._log_early_end(stop_early)
                     break
         finally:
             self._restore_signal_handlers(previous_handlers)
         return self.history
 
-    def training_step(self, x: torch.Tensor, y: torch.Tensor, audit: bool) -> dict[str, Any]:
-        """One step on one batch: the model's own rule if it has one, else backprop."""
-        if self.custom_rule:
-            out = self.model.train_step(
-                to_model_input(self.model, x, self.device),
-                y.numpy() if not is_torch_model(self.model) else y.to(self.device),
-            )
-            assert "loss" in out, "train_step must return a dict with at least 'loss'"
-            return out
-        return self.backprop_step(x.to(self.device), y.to(self.device), audit)
+    def training_step(self, group: list[Batch], audit: bool) -> dict[str, Any]:
+        """One optimizer step on a group of batches: the model's own rule if it has one."""
+        if not self.custom_rule:
+            return self.backprop_step(group, audit)
+        ((x, y),) = group  # grad_accum_steps is 1 for custom rules (checked at construction)
+        out = self.model.train_step(
+            to_model_input(self.model, x, self.device),
+            y.numpy() if not is_torch_model(self.model) else y.to(self.device),
+        )
+        assert "loss" in out, "train_step must return a dict with at least 'loss'"
+        self._finite_or_skip(float(out["loss"]), 0.0)  # the rule has already updated its weights
+        n = len(y)
+        return {
+            "stepped": True,
+            "loss_sum": float(out["loss"]) * n,
+            "correct": float(out.get("correct", float("nan"))),
+            "count": n,
+            "grad_norms": out.get("grad_norms", {}),
+        }
 
-    def backprop_step(self, x: torch.Tensor, y: torch.Tensor, audit: bool) -> dict[str, Any]:
-        """zero-grad, forward, loss, backward, finite check, audit, clip, step."""
+    def backprop_step(self, group: list[Batch], audit: bool) -> dict[str, Any]:
+        """zero-grad; loss and backward per batch, accumulating; finite check; clip; step.
+
+        Each batch's mean loss is weighted by its share of the group's samples (over all
+        processes), so the accumulated gradient is the gradient of the mean loss over the whole
+        group: K batches of B equal one batch of K*B, also for a shorter last group and under DDP.
+        """
         self.optimizer.zero_grad(set_to_none=True)
-        scores = self.model(x)
-        loss = self.criterion(scores, y)
-        loss.backward()
+        weights = self._loss_weights([len(y) for _, y in group])
+        loss_sum, correct = torch.zeros((), dtype=torch.float64, device=self.device), 0.0
+        for i, ((x, y), weight) in enumerate(zip(group, weights)):
+            x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+            with distributed.no_sync(self.ddp_model, sync=i == len(group) - 1):
+                with autocast(self.device, self.config.precision):
+                    scores = self.ddp_model(x)
+                    loss = self._batch_loss(scores, y)
+                (loss * weight).backward()
+            loss_sum += loss.detach().double() * len(y)
+            correct += _correct(scores.detach(), y)
         grads = [p.grad for p in self.model.parameters() if p.grad is not None]
-        if grads and not torch.isfinite(torch.stack([g.detach().abs().max() for g in grads])).all():
-            self._fail(f"gradient is NaN or Inf at step {self.global_step}")
-        grad_norms = self.auditor.grad_norms() if audit else {}
+        grad_norm = torch.nn.utils.get_total_norm(grads) if grads else torch.zeros(())
+        if not self._finite_or_skip(float(loss_sum), float(grad_norm)):
+            self.optimizer.zero_grad(set_to_none=True)
+            return {"stepped": False}
+        grad_norms = self.auditor.grad_norms() if audit else {}  # before clipping
         if self.config.grad_clip:
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
-        self.optimizer.step()
-        with torch.no_grad():
-            correct = (
-                float((scores.argmax(dim=1) == y).sum()) if scores.dim() == 2 else float("nan")
+            torch.nn.utils.clip_grads_with_norm_(
+                self.model.parameters(), self.config.grad_clip, grad_norm
             )
-        return {"loss": loss.detach(), "correct": correct, "grad_norms": grad_norms}
+        self.optimizer.step()
+        n = sum(len(y) for _, y in group)
+        return {
+            "stepped": True,
+            "loss_sum": float(loss_sum),
+            "correct": correct,
+            "count": n,
+            "grad_norms": grad_norms,
+        }
+
+    # ------------------------------------------------------------------------- batches and steps
+
+    def _step_groups(self, loader: Iterable, epoch: int) -> Iterator[list[Batch]]:
+        """This epoch's batches in groups of ``grad_accum_steps`` (the last may be shorter).
+
+        Skips the batches a resumed run already trained on, pads ranks to equal batch counts under
+        DDP, and stops before a group once ``max_steps`` optimizer steps are done.
+        """
+        self._epoch_finished = False
+        if hasattr(loader, "set_epoch"):
+            loader.set_epoch(epoch)  # the permutation depends on (seed, epoch) only
+        count = len(loader) if distributed.is_distributed() else 0
+        batches = distributed.even_batches(self._progress(loader, epoch), count)
+        group: list[Batch] = []
+        for index, batch in enumerate(batches):
+            if index < self.step_in_epoch:
+                continue  # resumed mid-epoch: already trained on
+            if not group and self._budget_spent():
+                return
+            group.append(batch)
+            if len(group) == self.config.grad_accum_steps:
+                yield group
+                group = []
+        if group:
+            yield group
+        self._epoch_finished = True
+
+    def _loss_weights(self, sizes: list[int]) -> list[float]:
+        """Weight of each batch's mean loss: n_i * world_size / (samples in the group, all ranks).
+
+        DDP averages gradients over processes, hence the world_size factor.
+        """
+        total = distributed.all_reduce_sum([float(sum(sizes))])[0]
+        world = distributed.world_size()
+        return [n * world / total for n in sizes]
+
+    def _batch_loss(self, scores: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        if len(y) == 0:  # a DDP padding batch: zero loss, but every parameter stays in the graph
+            return scores.sum() * 0.0
+        return self.criterion(scores, y)
+
+    def _budget_spent(self) -> bool:
+        max_steps = self.config.max_steps
+        return max_steps is not None and self.global_step >= max_steps
+
+    def _check_options(self) -> None:
+        if not self.custom_rule:
+            return
+        needs_backprop = {
+            "grad_accum_steps > 1": self.config.grad_accum_steps > 1,
+            "precision 'bf16'": self.config.precision != "fp32",
+            "nan_policy 'skip'": self.config.nan_policy != "stop",
+        }
+        chosen = [name for name, on in needs_backprop.items() if on]
+        if chosen:
+            raise ConfigError(
+                f"{type(self.model).__name__} applies its own learning rule (train_step); "
+                f"{', '.join(chosen)} need(s) the backprop path: remove them from the config"
+            )
 
     # ------------------------------------------------------------------------------- bookkeeping
 
@@ -207,31 +319,46 @@ class Trainer:
 
         return tqdm(loader, desc=f"epoch {epoch + 1}", leave=False, dynamic_ncols=True)
 
-    def _accumulate(self, out: dict[str, Any], n: int) -> None:
-        self.epoch_sums["loss"] += float(out["loss"]) * n
-        self.epoch_sums["correct"] += float(out.get("correct", float("nan")))
-        self.epoch_sums["count"] += n
+    def _accumulate(self, out: dict[str, Any]) -> None:
+        self.epoch_sums["loss"] += out["loss_sum"]
+        self.epoch_sums["correct"] += out["correct"]
+        self.epoch_sums["count"] += out["count"]
 
-    def _epoch_train_metrics(self) -> dict[str, float]:
+    def _audit(self, before: dict, grad_norms: dict[str, float | None], epoch: int) -> None:
+        record = self.auditor.record(before, grad_norms, self.global_step, epoch)
+        self.history["audit"].append(record)
+        self._track(flatten_audit(record))
+
+    def _global_epoch_sums(self) -> dict[str, float]:
         loss, correct, count = distributed.all_reduce_sum(
             [self.epoch_sums["loss"], self.epoch_sums["correct"], self.epoch_sums["count"]]
         )
-        assert count > 0, "the training loader produced no batches: check batch_size and the split"
-        return {"loss": loss / count, "accuracy": correct / count}
+        return {"loss": loss, "correct": correct, "count": count}
 
-    def _record_epoch(self, epoch: int, train: dict, val: dict, seconds: float) -> None:
-        lr = (
-            self.optimizer.param_groups[0]["lr"]
-            if self.optimizer
-            else getattr(self.config, "lr", None)
-        )
+    def _epoch_train_metrics(self) -> dict[str, float]:
+        sums = self._global_epoch_sums()
+        if sums["count"] == 0:
+            raise TrainingError(
+                "no optimizer step succeeded this epoch (empty training loader, or every step "
+                "skipped): check batch_size, the split and the data"
+            )
+        return {"loss": sums["loss"] / sums["count"], "accuracy": sums["correct"] / sums["count"]}
+
+    def _current_lr(self) -> float | None:
+        if self.optimizer is not None:
+            return self.optimizer.param_groups[0]["lr"]
+        return getattr(self.config, "lr", None)
+
+    def _record_epoch(
+        self, epoch: int, train: dict, val: dict, lr: float | None, seconds: float, first: int
+    ) -> None:
         row = {
             "epoch": epoch + 1,
             "train_loss": train["loss"],
             "train_accuracy": train["accuracy"],
             "val_loss": val.get("loss"),
             "val_accuracy": val["accuracy"],
-            "lr": lr,
+            "lr": lr,  # the learning rate this epoch trained with
         }
         for key, value in row.items():
             self.history[key].append(value)
@@ -245,10 +372,11 @@ class Trainer:
             train["accuracy"],
             val_loss,
             val["accuracy"],
-            1000 * seconds / max(1, self.step_in_epoch),
+            1000 * seconds / max(1, self.global_step - first),
         )
 
     def _track(self, metrics: dict[str, Any]) -> None:
+        """Metrics rows carry ``step`` = optimizer steps completed when they were written."""
         if self.run and self.run.tracker and distributed.is_main_process():
             self.run.tracker.log(metrics, step=self.global_step)
 
@@ -273,6 +401,16 @@ class Trainer:
         patience = self.config.early_stopping_patience
         return patience is not None and self.bad_epochs >= patience
 
+    def _log_early_end(self, stop_early: bool) -> None:
+        if stop_early:
+            logger.info(
+                "early stopping: %s has not improved for %d epochs",
+                self.config.monitor,
+                self.bad_epochs,
+            )
+        else:
+            logger.info("max_steps %d reached", self.config.max_steps)
+
     def _step_scheduler(self, val: dict[str, float]) -> None:
         if self.scheduler is None:
             return
@@ -282,13 +420,50 @@ class Trainer:
             self.scheduler.step()
 
     def _checkpoint_due(self, epochs: int, stop_early: bool) -> bool:
-        return stop_early or self.epoch == epochs or self.epoch % self.config.checkpoint_every == 0
+        return (
+            stop_early
+            or self.epoch == epochs
+            or self._budget_spent()
+            or self.epoch % self.config.checkpoint_every == 0
+        )
 
     # ---------------------------------------------------------------------- failures and signals
 
+    def _finite_or_skip(self, loss_sum: float, grad_norm: float) -> bool:
+        """Apply the failure policy to a step: True if it may go ahead.
+
+        ``nan_policy="stop"``: a NaN or Inf loss or gradient saves a debug checkpoint (the state
+        before this step) and raises TrainingError. ``"skip"``: the step is dropped (no optimizer
+        update, not counted in global_step) and counted; more than ``max_skipped_steps`` stops.
+        Under DDP every process takes the same branch.
+        """
+        bad_loss, bad_grad = not math.isfinite(loss_sum), not math.isfinite(grad_norm)
+        if not distributed.any_true(bad_loss or bad_grad):
+            return True
+        what = "loss" if bad_loss else "gradient" if bad_grad else "loss or gradient (other rank)"
+        where = (
+            f"{what} is NaN or Inf at step {self.global_step + 1} "
+            f"(epoch {self.epoch + 1}, batch {self.step_in_epoch + 1})"
+        )
+        if self.config.nan_policy == "stop":
+            self._fail(where)
+        self.skipped_steps += 1
+        if self.skipped_steps > self.config.max_skipped_steps:
+            self._fail(
+                f"{where}: {self.skipped_steps} steps skipped, more than max_skipped_steps="
+                f"{self.config.max_skipped_steps}"
+            )
+        logger.warning(
+            "%s: step skipped (%d of at most %d)",
+            where,
+            self.skipped_steps,
+            self.config.max_skipped_steps,
+        )
+        return False
+
     def _fail(self, message: str) -> None:
         """Stop on a non-finite loss or gradient, saving a debug checkpoint first."""
-        path = self.save("debug") if self.run and self.run.checkpoints else None
+        path = self.save("debug")
         hint = f"; debug checkpoint: {path}" if path else ""
         raise TrainingError(
             f"{message}{hint}. Lower the learning rate, enable grad_clip, or check the data."
@@ -301,6 +476,7 @@ class Trainer:
         for signum in (signal.SIGINT, signal.SIGTERM):
             previous[signum] = signal.getsignal(signum)
             signal.signal(signum, self._on_signal)
+        self._previous_handlers = previous
         return previous
 
     def _restore_signal_handlers(self, previous: dict[int, Any]) -> None:
@@ -308,19 +484,31 @@ class Trainer:
             signal.signal(signum, handler)
 
     def _on_signal(self, signum: int, frame: Any) -> None:
-        logger.info("received %s: finishing this step, then saving", signal.Signals(signum).name)
+        logger.info(
+            "received %s: finishing this step, then saving (send it again to abort at once)",
+            signal.Signals(signum).name,
+        )
         self._stop_signal = signum
+        self._restore_signal_handlers(self._previous_handlers)  # a second signal acts at once
 
-    def _stop(self, signum: int) -> None:
-        path = self.save("interrupt") if self.run and self.run.checkpoints else None
+    def _stop_requested(self) -> bool:
+        """A signal arrived (on any process, so that all stop at the same step)."""
+        return distributed.any_true(self._stop_signal is not None)
+
+    def _stop(self) -> None:
+        path = self.save("interrupt")
         if path:
-            logger.info("interrupt checkpoint saved: %s (resume with --resume %s)", path, path)
-        raise TrainingInterrupted(signum, str(path) if path else None)
+            logger.info("interrupt checkpoint saved: %s (resume with --resume latest)", path)
+        raise TrainingInterrupted(self._stop_signal or signal.SIGTERM, path)
 
     # ------------------------------------------------------------------------- state and resume
 
-    def state_dict(self) -> dict[str, Any]:
-        """Everything needed to continue this run exactly: plain values and tensors only."""
+    def state_dict(self, epoch_sums: dict[str, float] | None = None) -> dict[str, Any]:
+        """Everything needed to continue this run exactly: plain values and tensors only.
+
+        Args:
+            epoch_sums: The partial epoch metrics summed over processes (default: this process's).
+        """
         return {
             "model_name": self.run.model_name if self.run else type(self.model).__name__,
             "model_state": model_state(self.model),
@@ -329,7 +517,8 @@ class Trainer:
             "epoch": self.epoch,
             "global_step": self.global_step,
             "step_in_epoch": self.step_in_epoch,
-            "epoch_sums": dict(self.epoch_sums),
+            "epoch_sums": dict(epoch_sums or self.epoch_sums),
+            "skipped_steps": self.skipped_steps,
             "best_metric": self.best_metric,
             "bad_epochs": self.bad_epochs,
             "rng": get_rng_state(),
@@ -349,7 +538,12 @@ class Trainer:
         if self.scheduler is not None and state.get("scheduler_state") is not None:
             self.scheduler.load_state_dict(state["scheduler_state"])
         self.epoch, self.global_step = state["epoch"], state["global_step"]
-        self.step_in_epoch, self.epoch_sums = state["step_in_epoch"], dict(state["epoch_sums"])
+        self.step_in_epoch = state["step_in_epoch"]
+        # The stored sums are over all processes: rank 0 carries them, the others restart at 0.
+        self.epoch_sums = (
+            dict(state["epoch_sums"]) if distributed.is_main_process() else _zero_sums()
+        )
+        self.skipped_steps = state.get("skipped_steps", 0)
         self.best_metric, self.bad_epochs = state["best_metric"], state["bad_epochs"]
         self.history = state["history"]
         set_rng_state(state["rng"])
@@ -361,7 +555,13 @@ class Trainer:
         )
 
     def save(self, kind: str, metric: float | None = None) -> str | None:
-        """Write a checkpoint of the given kind (rank 0 only); return its path."""
+        """Write a checkpoint of the given kind; return its path (None where nothing is written).
+
+        Under DDP every process must call it at the same point (it sums the partial epoch
+        metrics over processes); rank 0 alone writes.
+        """
+        sums = self._global_epoch_sums()
         if not (self.run and self.run.checkpoints) or not distributed.is_main_process():
             return None
-        return str(self.run.checkpoints.save(self.state_dict(), metric=metric, kind=kind))
+        state = self.state_dict(epoch_sums=sums)
+        return str(self.run.checkpoints.save(state, metric=metric, kind=kind))

@@ -4,13 +4,16 @@ A model folder describes itself once with a ``ModelSpec`` (its name, config clas
 file and how to build the model and its loss) and its ``src/train.py`` / ``src/evaluate.py`` call
 ``train_main(SPEC)`` / ``evaluate_main(SPEC)``. The steps live here once:
 
-    train:    args -> config -> logging, seed, device -> data -> model (--load-checkpoint weights)
-              -> optimizer, scheduler -> Trainer (--resume state) -> train -> final checkpoint
-              -> plots (--visualize)
+    train:    args -> (--resume checkpoint) -> config -> seed, device, process group (torchrun)
+              -> run name, logging -> data (this rank's shard) -> model (--load-checkpoint
+              weights) -> optimizer, scheduler -> Trainer (--resume state) -> train
+              -> final checkpoint + safetensors -> plots (--visualize)
     evaluate: checkpoint -> its config -> the same data split -> model with its weights
               -> Evaluator on the test split -> JSON (--json prints it last on stdout) -> plots
 
 Errors of the project's own types end the program with one log line and exit code 1; no traceback.
+Under torchrun every process runs this workflow; rank 0 alone writes logs, metrics, checkpoints,
+wandb and plots (docs/engine.md).
 """
 
 from __future__ import annotations
@@ -85,8 +88,18 @@ def train_parser(spec: ModelSpec) -> argparse.ArgumentParser:
     p.add_argument("--learning-rate", help="override the learning rate")
     p.add_argument("--seed", help="random seed (data split, init, shuffling)")
     p.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps")
-    p.add_argument("--load-checkpoint", help="load weights from this checkpoint, then train afresh")
-    p.add_argument("--resume", help="continue a run from a checkpoint path, or 'latest'")
+    p.add_argument("--grad-accum-steps", help="batches accumulated into one optimizer step")
+    p.add_argument("--precision", help="fp32 (default) or bf16 (autocast, CPU or GPU)")
+    p.add_argument("--max-steps", help="stop after this many optimizer steps ('none': no limit)")
+    start = p.add_mutually_exclusive_group()
+    start.add_argument(
+        "--load-checkpoint", help="load weights from this checkpoint, then train afresh"
+    )
+    start.add_argument(
+        "--resume",
+        help="continue a run exactly from a checkpoint path, or 'latest' of --experiment "
+        "(other options given with it override the stored config, e.g. --epochs)",
+    )
     p.add_argument("--no-save-checkpoint", action="store_true", help="do not write checkpoints")
     p.add_argument("--no-wandb", action="store_true", help="disable wandb for this run")
     p.add_argument("--tags", nargs="*", default=[], help="wandb tags")
@@ -125,6 +138,9 @@ def cli_overrides(args: argparse.Namespace) -> dict[str, str]:
         "lr": args.learning_rate,
         "seed": args.seed,
         "device": args.device,
+        "grad_accum_steps": args.grad_accum_steps,
+        "precision": args.precision,
+        "max_steps": args.max_steps,
     }
     for item in args.set:
         key, sep, value = item.partition("=")
@@ -208,16 +224,32 @@ def train_main(spec: ModelSpec, argv: list[str] | None = None) -> int:
 
 
 def _train(spec: ModelSpec, args: argparse.Namespace) -> int:
-    config = load_config(spec.config_cls, spec.experiments_file, args.experiment)
-    config = apply_overrides(config, cli_overrides(args))
-    paths = RunPaths.create(spec.model_dir, config.experiment)
-    setup_logging(paths.log_file if distributed.is_main_process() else None)
-    logger.info("run %s | model %s | experiment %s", paths.run_name, spec.name, config.experiment)
+    resume = _resume_checkpoint(spec, args)
+    config = _train_config(spec, args, resume)
     set_random_seed(config.seed, deterministic=config.deterministic)
-    device = select_device(config.device)
+    device = distributed.setup(select_device(config.device))
+    try:
+        return _train_in_process_group(spec, args, config, device, resume)
+    finally:
+        distributed.cleanup()
+
+
+def _train_in_process_group(spec, args, config, device, resume) -> int:
+    main = distributed.is_main_process()
+    paths = _run_paths(spec, config, resume)
+    setup_logging(paths.log_file if main else None, level=logging.INFO if main else logging.WARNING)
+    if resume:
+        logger.info("resuming run %s from %s", paths.run_name, resume["path"])
+    logger.info("run %s | model %s | experiment %s", paths.run_name, spec.name, config.experiment)
 
     splits = load_data(config, args.data_dir)
-    train_loader, val_loader, _ = create_data_loaders(splits, config.batch_size, seed=config.seed)
+    train_loader, val_loader, _ = create_data_loaders(
+        splits,
+        distributed.per_rank_batch_size(config.batch_size),
+        seed=config.seed,
+        rank=distributed.rank(),
+        world_size=distributed.world_size(),
+    )
     logger.info(
         "data %s | train %d | val %d | test %d | %d classes",
         splits.name,
@@ -230,64 +262,128 @@ def _train(spec: ModelSpec, args: argparse.Namespace) -> int:
     if hasattr(model, "to"):
         model = model.to(device)
     if args.load_checkpoint:
-        state = resolve_checkpoint(args.load_checkpoint, paths.models_dir / config.experiment)
+        state = resolve_checkpoint(args.load_checkpoint, _experiment_dir(spec, config.experiment))
         check_compatible(state, spec.name, model_state(model))
         load_model_state(model, state["model_state"])
         logger.info("loaded weights from %s; training afresh", state["path"])
     optimizer = build_optimizer(config, model)
     scheduler = build_scheduler(config, optimizer)
 
-    run = RunContext(
-        model_name=spec.name,
-        tracker=Tracker(
+    tracker = None
+    if main:
+        tracker = Tracker(
             paths.metrics_file,
             run_name=paths.run_name,
             config=config_to_dict(config),
             wandb_enabled=not args.no_wandb,
             wandb_dir=paths.logs_dir,
             tags=args.tags,
-        ),
+            resume_step=resume["global_step"] if resume else None,
+            run_id=resume.get("run", {}).get("wandb_run_id") if resume else None,
+        )
+    run = RunContext(
+        model_name=spec.name,
+        tracker=tracker,
         checkpoints=(
-            None
-            if args.no_save_checkpoint
-            else CheckpointManager(
-                paths.models_dir / config.experiment,
+            CheckpointManager(
+                _experiment_dir(spec, config.experiment),
                 paths.run_name,
                 keep_last=config.keep_last,
                 mode=config.monitor_mode,
             )
+            if main and not args.no_save_checkpoint
+            else None
         ),
-        extra_state={"config": config_to_dict(config), "data": data_facts(splits)},
+        extra_state={
+            "config": config_to_dict(config),
+            "data": data_facts(splits),
+            "run": {
+                "run_name": paths.run_name,
+                "wandb_run_id": tracker.run_id if tracker else None,
+                "world_size": distributed.world_size(),
+            },
+        },
     )
-    save_run_metadata(paths.metadata_file, config, seed=config.seed, extra={"argv": sys.argv})
+    if main:
+        meta = paths.metadata_file
+        if resume:  # the original run's metadata stays; each resume gets its own file
+            step = resume["global_step"]
+            meta = paths.logs_dir / f"{paths.run_name}.resumed-step{step:07d}.meta.yaml"
+        save_run_metadata(meta, config, seed=config.seed, extra={"argv": sys.argv})
     trainer = Trainer(
         model, optimizer, spec.create_criterion(config), device, config, scheduler, run
     )
-    if args.resume:
-        trainer.load_state_dict(
-            resolve_checkpoint(args.resume, paths.models_dir / config.experiment)
-        )
+    if resume:
+        trainer.load_state_dict(resume)
     try:
         history = trainer.train(train_loader, val_loader, config.epochs)
     finally:
-        run.tracker.finish()
+        if tracker is not None:
+            tracker.finish()
     _after_training(spec, args, config, paths, trainer, splits, history)
     return 0
 
 
+def _experiment_dir(spec: ModelSpec, experiment: str) -> Path:
+    """``outputs/models/<experiment>/``: one experiment's checkpoints and latest/best pointers."""
+    return Path(spec.model_dir) / "outputs" / "models" / experiment
+
+
+def _resume_checkpoint(spec: ModelSpec, args: argparse.Namespace) -> dict[str, Any] | None:
+    """The checkpoint named by ``--resume`` (a path, or ``latest`` of ``--experiment``)."""
+    if not args.resume:
+        return None
+    state = resolve_checkpoint(args.resume, _experiment_dir(spec, args.experiment))
+    if state.get("model_name") != spec.name:
+        raise CheckpointError(
+            f"{state['path']} holds model {state.get('model_name')!r}, not {spec.name!r}"
+        )
+    return state
+
+
+def _train_config(spec: ModelSpec, args: argparse.Namespace, resume: dict | None) -> Any:
+    """The experiment's config with the CLI overrides; when resuming, the checkpoint's config.
+
+    A resumed run continues with the config it was started with (a later edit of
+    experiments.yaml does not change a run half-way); options given on the command line still
+    apply, e.g. ``--epochs`` to train longer.
+    """
+    overrides = cli_overrides(args)
+    if resume is None:
+        config = load_config(spec.config_cls, spec.experiments_file, args.experiment)
+        return apply_overrides(config, overrides)
+    config = config_from_dict(spec.config_cls, resume["config"])
+    if config.experiment != args.experiment:
+        raise ConfigError(
+            f"{resume['path']} is a checkpoint of experiment {config.experiment!r}, "
+            f"not {args.experiment!r}: pass --experiment {config.experiment}"
+        )
+    if overrides:
+        logger.info("overriding the stored config with %s", overrides)
+    return apply_overrides(config, overrides)
+
+
+def _run_paths(spec: ModelSpec, config: Any, resume: dict | None) -> RunPaths:
+    """A new run name, or the resumed run's (its log and metrics continue); rank 0 chooses."""
+    run_name = resume.get("run", {}).get("run_name") if resume else None
+    if distributed.is_main_process():
+        run_name = RunPaths.create(spec.model_dir, config.experiment, run_name=run_name).run_name
+    run_name = distributed.broadcast_object(run_name)
+    return RunPaths.create(spec.model_dir, config.experiment, run_name=run_name)
+
+
 def _after_training(spec, args, config, paths, trainer, splits, history) -> None:
+    final = trainer.save("final")  # every process calls it; rank 0 writes
     if not distributed.is_main_process():
         return
-    if run := trainer.run:
-        if run.checkpoints is not None:
-            final = run.checkpoints.save(trainer.state_dict(), kind="final")
-            weights = export_safetensors(
-                model_state(trainer.model), final.with_suffix(".safetensors")
-            )
-            logger.info("checkpoint %s (weights only: %s)", final, weights.name)
-            run.tracker.log_artifact(
-                final, f"{spec.name}-{config.experiment}", {"epoch": trainer.epoch}
-            )
+    if final is not None:
+        weights = export_safetensors(
+            model_state(trainer.model), Path(final).with_suffix(".safetensors")
+        )
+        logger.info("checkpoint %s (weights only: %s)", final, weights.name)
+        trainer.run.tracker.log_artifact(
+            Path(final), f"{spec.name}-{config.experiment}", {"epoch": trainer.epoch}
+        )
     if args.visualize:
         val_loader = create_data_loaders(splits, config.batch_size, seed=config.seed)[1]
         figures = make_plots(
@@ -354,10 +450,9 @@ def evaluate_main(spec: ModelSpec, argv: list[str] | None = None) -> int:
 
 def _evaluate(spec: ModelSpec, args: argparse.Namespace) -> int:
     setup_logging()
-    models_dir = Path(spec.model_dir) / "outputs" / "models"
     if args.checkpoint in ("latest", "best") and not args.experiment:
         raise ConfigError(f"--checkpoint {args.checkpoint} needs --experiment to know which run")
-    state = resolve_checkpoint(args.checkpoint, models_dir / (args.experiment or ""))
+    state = resolve_checkpoint(args.checkpoint, _experiment_dir(spec, args.experiment or ""))
     if state.get("model_name") != spec.name:
         raise CheckpointError(
             f"{state['path']} holds model {state.get('model_name')!r}, not {spec.name!r}"
@@ -379,7 +474,7 @@ def _evaluate(spec: ModelSpec, args: argparse.Namespace) -> int:
     if hasattr(model, "to"):
         model = model.to(device)
     _, _, test_loader = create_data_loaders(splits, config.batch_size, seed=config.seed)
-    evaluator = Evaluator(model, spec.create_criterion(config), device)
+    evaluator = Evaluator(model, spec.create_criterion(config), device, precision=config.precision)
     metrics = evaluator.evaluate(test_loader)
     result = {
         "model": spec.name,

@@ -444,6 +444,8 @@ def config_from_dict(config_cls: type[ConfigT], data: Mapping[str, Any]) -> Conf
 OPTIMIZERS = ("sgd", "adam", "adamw", "none")
 SCHEDULERS = ("none", "step", "cosine", "plateau")
 MONITOR_MODES = ("max", "min")
+NAN_POLICIES = ("stop", "skip")
+PRECISIONS = ("fp32", "bf16")
 
 
 @dataclass
@@ -476,6 +478,14 @@ class BaseConfig:
     early_stopping_patience: int | None = None
     monitor: str = "val_accuracy"  # history key for early stopping, plateau and best checkpoint
     monitor_mode: Literal["max", "min"] = "max"  # "max" for accuracies, "min" for losses
+    # Batches whose gradients are summed into one optimizer step (loss weighted so that the step
+    # equals one batch of grad_accum_steps * batch_size); 1 = no accumulation. docs/engine.md.
+    grad_accum_steps: int = 1
+    max_steps: int | None = None  # stop after this many optimizer steps (a budget); None = epochs
+    # On a NaN or Inf loss or gradient: "stop" saves a debug checkpoint and raises TrainingError;
+    # "skip" drops that step (no update) and stops only after more than max_skipped_steps.
+    nan_policy: Literal["stop", "skip"] = "stop"
+    max_skipped_steps: int = 10  # steps nan_policy="skip" may drop over the whole run
 
     # -- bookkeeping -----------------------------------------------------------------------
     audit_every: int = 50  # optimizer steps between gradient-health audits
@@ -490,6 +500,8 @@ class BaseConfig:
     # -- runtime ---------------------------------------------------------------------------
     device: str = "auto"  # auto, cpu, cuda, cuda:N or mps; unavailable -> cpu with a warning
     deterministic: bool = False  # deterministic torch kernels (slower on GPU)
+    # "bf16": autocast forward and loss to bfloat16 (CPU and GPU); weights and optimizer stay fp32
+    precision: Literal["fp32", "bf16"] = "fp32"
 
     def validate(self) -> None:
         """Check ranges and cross-field constraints.
@@ -530,6 +542,26 @@ class BaseConfig:
             (
                 self.monitor_mode in MONITOR_MODES,
                 f"monitor_mode must be one of {list(MONITOR_MODES)} (got {self.monitor_mode!r})",
+            ),
+            (
+                self.grad_accum_steps >= 1,
+                f"grad_accum_steps must be >= 1 (got {self.grad_accum_steps})",
+            ),
+            (
+                self.max_steps is None or self.max_steps >= 1,
+                f"max_steps must be None (train all epochs) or >= 1 (got {self.max_steps})",
+            ),
+            (
+                self.nan_policy in NAN_POLICIES,
+                f"nan_policy must be one of {list(NAN_POLICIES)} (got {self.nan_policy!r})",
+            ),
+            (
+                self.precision in PRECISIONS,
+                f"precision must be one of {list(PRECISIONS)} (got {self.precision!r})",
+            ),
+            (
+                self.max_skipped_steps >= 0,
+                f"max_skipped_steps must be >= 0 (got {self.max_skipped_steps})",
             ),
             (self.audit_every >= 1, f"audit_every must be >= 1 step (got {self.audit_every})"),
             (

@@ -111,12 +111,20 @@ def test_sst2() -> None:
     assert len(vocab) > 10000 and vocab.itos[:2] == ["<pad>", "<unk>"]
 
 
+PLANETOID_COUNTS = {
+    "cora": [351, 217, 418, 818, 426, 298, 180],
+    "citeseer": [264, 590, 668, 701, 596, 508],  # class 0 includes the 15 featureless nodes
+}
+
+
 @pytest.mark.parametrize(
     "name, nodes, features, classes, edges, n_train",
     [("cora", 2708, 1433, 7, 5278, 140), ("citeseer", 3327, 3703, 6, 4552, 120)],
 )
 def test_planetoid(name, nodes, features, classes, edges, n_train) -> None:
     graph = DATASETS[name]()
+    assert graph.y.bincount().tolist() == PLANETOID_COUNTS[name]
+    assert graph.class_names[3] == {"cora": "Neural_Networks", "citeseer": "DB"}[name]
     assert graph.x.shape == (nodes, features) and graph.num_classes == classes
     assert graph.edge_index.shape == (2, 2 * edges)
     assert graph.adj.shape == (nodes, nodes) and graph.adj._nnz() == 2 * edges + nodes

@@ -46,15 +46,22 @@ def translate(x: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
 
 
 def shift_robustness(
-    model: Any, splits: DatasetSplits, shifts: Sequence[int] = SHIFTS
+    model: Any, splits: DatasetSplits, shifts: Sequence[int] | None = None
 ) -> dict[str, Any]:
     """Test accuracy when every test image is translated by k pixels, in each of 4 directions.
+
+    Args:
+        model: A trained NumpyMLP or TorchMLP.
+        splits: Image splits (N, C, H, W); the test split is shifted.
+        shifts: Shifts in pixels; default constants.SHIFTS up to half the image side.
 
     Returns:
         ``{"shifts": [k...], "accuracy": {"right": [...], "left": ..., "down": ..., "up": ...,
         "mean": [...]}}``, one accuracy per shift; "mean" averages the four directions.
     """
     assert len(splits.input_shape) == 3, "shift robustness needs images (C, H, W)"
+    if shifts is None:
+        shifts = [k for k in SHIFTS if k <= min(splits.input_shape[1:]) // 2]
     device = next(model.parameters()).device if isinstance(model, torch.nn.Module) else None
     evaluator = Evaluator(model, None, device)
     accuracy: dict[str, list[float]] = {name: [] for name in DIRECTIONS}

@@ -23,7 +23,7 @@ class SoftmaxRegressionConfig(BaseConfig):  # [MODEL_CLASS]Config
     optimizer: Literal["sgd", "adam", "adamw", "none"] = "sgd"
     lr: float = 0.1
     batch_size: int = 16  # iris has 105 training flowers: about 7 steps per epoch
-    epochs: int = 50
+    epochs: int = 100
     # Standard deviation of the initial weights; 0 starts from zero, which is fine here because
     # a single linear layer has no symmetry to break (a hidden layer would need random weights).
     init_std: float = 0.01

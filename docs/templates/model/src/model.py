@@ -2,12 +2,12 @@
 
 Paper: [PAPER]
 
-What is implemented: [the paper's mechanism, component by component, in the paper's order, with
-its equation or section numbers].
+What is implemented: [IMPLEMENTED: the paper's mechanism, component by component, in the
+paper's order, with its equation or section numbers].
 
-Deliberately left out: [what the paper has that this file does not, and why].
+Deliberately left out: [LEFT_OUT: what the paper has that this file does not, and why].
 
-Known outcomes, asserted in tests: [what the model can do and what it cannot].
+Known outcomes, asserted in tests: [KNOWN_OUTCOMES: what the model can do and what it cannot].
 
 Template example (replace this paragraph and the code below): multinomial logistic regression,
 "softmax regression". Cox (1958) modelled the probability of a binary outcome as the logistic

@@ -1,0 +1,233 @@
+"""Every registered model, automatically (house style rule 9).
+
+A model is registered by existing: utils.modules.model_dirs() lists every models/NN_name folder
+with a src/, and each test below is parametrised over that dict. For each model, on CPU:
+
+- the folder has the files every model has (docs/templates/README.md), a ``smoke`` experiment,
+  requirements pinning the project's torch, a ``SPEC`` in train.py, and no template placeholder;
+- on one batch of its smoke data, the forward pass keeps the batch dimension and is finite;
+- a few steps of the engine's own training step on that fixed batch lower the loss (or reach 0)
+  and move the weights.
+
+A model whose "loss" is not a training objective (a Hopfield network storing patterns) sets
+``SMOKE_LOSS_DECREASES = False`` in its model module; for it the last test checks instead that
+the steps change the weights, that they stay finite and that every reported loss is finite.
+
+Smoke data sets are loaded offline. One that needs data files (MNIST, CIFAR-10, ...) that are
+not found locally is skipped with the reason when $AIFS_DATA_DIR is not set; when it is set the
+data must load.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import os
+import re
+import types
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import numpy as np
+import pytest
+import torch
+
+from data_utils import DATASETS, DatasetSplits, create_data_loaders
+from engine.modelio import is_torch_model, set_mode
+from engine.trainer import Trainer
+from engine.workflow import ModelSpec, build_optimizer, load_data
+from utils.config import BaseConfig, load_config, load_experiments
+from utils.exceptions import DataError
+from utils.modules import REPO_ROOT, load_model_modules, model_dirs
+from utils.seed import set_random_seed
+
+MODELS = model_dirs()
+REQUIRED_FILES = (
+    "src/__init__.py",
+    "src/constants.py",
+    "src/config.py",
+    "src/experiments.yaml",
+    "src/model.py",
+    "src/train.py",
+    "src/evaluate.py",
+    "requirements.txt",
+    "README.md",
+)
+TORCH_PIN = "torch==2.13.0"
+BATCH_SIZE = 16  # samples in the fixed batch (fewer if the training split is smaller)
+STEPS = 30  # training steps on the fixed batch
+# Data sets generated or bundled with a library: they never need files, so never skip.
+LOCAL_DATA_MODULES = ("data_utils.synthetic", "data_utils.tabular")
+# "[YEAR]" or "[HISTORY: ...]", the template's placeholders (documented in its README).
+PLACEHOLDER = re.compile(r"\[([A-Z][A-Z_]+)[]:]")
+TEMPLATE_PLACEHOLDERS = frozenset(
+    PLACEHOLDER.findall((REPO_ROOT / "docs" / "templates" / "README.md").read_text())
+)
+
+parametrize_models = pytest.mark.parametrize("name", list(MODELS))
+
+
+# ------------------------------------------------------------------------------ helpers
+
+
+def spec_of(name: str) -> tuple[types.SimpleNamespace, ModelSpec]:
+    mods = load_model_modules(MODELS[name])
+    spec = getattr(mods.train, "SPEC", None)
+    assert isinstance(spec, ModelSpec), f"{name}: src/train.py must define SPEC = ModelSpec(...)"
+    return mods, spec
+
+
+@functools.lru_cache(maxsize=None)
+def smoke(name: str) -> tuple[ModelSpec, BaseConfig, DatasetSplits]:
+    """The model's spec, its smoke config and the smoke data, loaded once per test session."""
+    _, spec = spec_of(name)
+    config = load_config(spec.config_cls, spec.experiments_file, "smoke")
+    try:
+        with mock.patch.dict(os.environ, {"AIFS_OFFLINE": "1"}):  # tests never download
+            splits = load_data(config, None)
+    except DataError as err:
+        loader = DATASETS.get(config.dataset)
+        needs_files = loader is not None and loader.__module__ not in LOCAL_DATA_MODULES
+        if needs_files and not os.environ.get("AIFS_DATA_DIR"):
+            pytest.skip(
+                f"{name}: the smoke experiment uses data set {config.dataset!r}, whose files are "
+                f"not available offline; set AIFS_DATA_DIR to run it "
+                f"({str(err).splitlines()[0]})"
+            )
+        raise
+    return spec, config, splits
+
+
+def fixed_batch(config: BaseConfig, splits: DatasetSplits) -> tuple[torch.Tensor, torch.Tensor]:
+    """The first shuffled training batch, transformed as the Trainer sees it."""
+    size = min(BATCH_SIZE, len(splits.y_train))
+    train_loader, _, _ = create_data_loaders(splits, size, seed=config.seed)
+    return next(iter(train_loader))
+
+
+def new_model(spec: ModelSpec, config: BaseConfig, splits: DatasetSplits) -> Any:
+    set_random_seed(config.seed)  # as the workflow does: the same initial weights every run
+    return spec.create_model(config, splits)
+
+
+def outputs_of(out: Any) -> list[np.ndarray]:
+    """The arrays a forward pass returned: one tensor or array, or a tuple, list or dict of them."""
+    if isinstance(out, dict):
+        out = list(out.values())
+    items = out if isinstance(out, (tuple, list)) else [out]
+    return [
+        item.detach().float().cpu().numpy() if isinstance(item, torch.Tensor) else np.asarray(item)
+        for item in items
+    ]
+
+
+def all_finite(weights: dict[str, Any]) -> bool:
+    return all(np.isfinite(outputs_of(w)[0]).all() for w in weights.values())
+
+
+def weights_changed(before: dict[str, Any], after: dict[str, Any]) -> bool:
+    return any(not np.array_equal(outputs_of(before[n])[0], outputs_of(after[n])[0]) for n in after)
+
+
+# ------------------------------------------------------------------------------ the tests
+
+
+def test_models_are_registered_and_named_uniquely():
+    assert "01_perceptron" in MODELS, "model_dirs() must list models/01_perceptron"
+    names = [spec_of(name)[1].name for name in MODELS]
+    assert len(names) == len(set(names)), f"MODEL_NAME must be unique (checkpoints): {names}"
+
+
+@parametrize_models
+def test_folder_has_the_required_files(name):
+    folder = MODELS[name]
+    missing = [f for f in REQUIRED_FILES if not (folder / f).is_file()]
+    assert not missing, f"{name} lacks {missing} (copy docs/templates/model)"
+    assert list((folder / "tests").glob("test_*.py")), f"{name}: tests/ needs a test_*.py file"
+    pins = (folder / "requirements.txt").read_text().split()
+    assert TORCH_PIN in pins, f"{name}: requirements.txt must pin {TORCH_PIN}"
+    experiments = load_experiments(folder / "src" / "experiments.yaml")
+    assert "smoke" in experiments, f"{name}: experiments.yaml needs a tiny 'smoke' experiment"
+    texts = [folder / "README.md", *sorted((folder / "src").glob("*.py"))]
+    left = {
+        f"{path.name}: [{hit}]"
+        for path in texts
+        for hit in PLACEHOLDER.findall(path.read_text())
+        if hit in TEMPLATE_PLACEHOLDERS
+    }
+    assert not left, f"{name} still has template placeholders: {sorted(left)}"
+
+
+@parametrize_models
+def test_spec_describes_this_folder(name):
+    mods, spec = spec_of(name)
+    folder = MODELS[name]
+    assert Path(spec.model_dir).resolve() == folder.resolve()
+    assert Path(spec.experiments_file).resolve() == (folder / "src" / "experiments.yaml").resolve()
+    assert spec.name == mods.constants.MODEL_NAME
+    defined = [
+        value
+        for value in vars(mods.config).values()
+        if isinstance(value, type)
+        and issubclass(value, BaseConfig)
+        and value is not BaseConfig
+        and value.__module__ == mods.config.__name__
+    ]
+    assert defined == [spec.config_cls], (
+        f"{name}: config.py must define exactly one BaseConfig subclass and SPEC must use it "
+        f"(found {[c.__name__ for c in defined]})"
+    )
+    assert callable(getattr(mods.evaluate, "main", None)), f"{name}: evaluate.py needs main()"
+
+
+@parametrize_models
+def test_forward_keeps_the_batch_dimension_and_is_finite(name):
+    spec, config, splits = smoke(name)
+    x, _ = fixed_batch(config, splits)
+    model = new_model(spec, config, splits)
+    set_mode(model, training=False)
+    with torch.no_grad():
+        out = model(x) if is_torch_model(model) else model.forward(x.numpy())
+    for array in outputs_of(out):
+        assert array.shape[:1] == (len(x),), f"output {array.shape} lost the batch of {len(x)}"
+        assert np.isfinite(array).all(), "the forward pass produced NaN or Inf"
+
+
+@parametrize_models
+def test_training_steps_on_a_fixed_batch_lower_the_loss(name):
+    spec, config, splits = smoke(name)
+    x, y = fixed_batch(config, splits)
+    model = new_model(spec, config, splits)
+    trainer = Trainer(
+        model,
+        build_optimizer(config, model),
+        spec.create_criterion(config),
+        torch.device("cpu"),
+        config,
+    )
+    mods, _ = spec_of(name)
+    loss_decreases = getattr(mods.model, "SMOKE_LOSS_DECREASES", True)
+
+    def batch_loss() -> float:
+        return trainer.evaluator.evaluate([(x, y)])["loss"]
+
+    loss_before = batch_loss() if loss_decreases else None
+    weights_before = trainer.auditor.snapshot()
+    for _ in range(STEPS):
+        set_mode(model, training=True)
+        out = trainer.training_step([(x, y)], audit=False)
+        assert out["stepped"], "a step on a finite batch was skipped"
+        assert math.isfinite(out["loss_sum"]), "the training step reported a NaN or Inf loss"
+    weights_after = trainer.auditor.snapshot()
+
+    assert weights_changed(
+        weights_before, weights_after
+    ), f"{STEPS} steps left the weights as they were"
+    assert all_finite(weights_after), "the weights became NaN or Inf"
+    if loss_decreases:
+        loss_after = batch_loss()
+        assert loss_after < loss_before or loss_after == 0.0, (
+            f"loss on one batch went from {loss_before:.6f} to {loss_after:.6f} in {STEPS} steps "
+            f"(lr {config.lr}): check the gradient path, the learning rate and the criterion"
+        )
