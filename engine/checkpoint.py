@@ -10,6 +10,7 @@ Layout on disk (one folder per experiment, so that ``latest`` and ``best`` mean 
     outputs/models/<experiment>/<run>_epoch003_step0000012_<kind>.pt   interrupt, debug, final
     outputs/models/<experiment>/latest.json    pointer to the newest checkpoint (never a debug one)
     outputs/models/<experiment>/best.json      pointer to the best epoch checkpoint of the last run
+                                               (and, under "runs", the best of every run)
 
 The keys of a checkpoint and what each guarantees are listed in docs/engine.md.
 """
@@ -132,9 +133,16 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
+        unsafe = re.search(r"GLOBAL (\S+) was not an allowed global", str(err))
+        if unsafe is None:  # not a pickle of ours at all, e.g. a text file
+            lines = str(err).split("WeightsUnpickler error:")[-1].strip().splitlines()
+            detail = lines[0] if lines else type(err).__name__
+            raise CheckpointError(
+                f"checkpoint {path} is unreadable (truncated or not a PyTorch file): {detail}"
+            ) from err
         raise CheckpointError(
-            f"refused to load {path}: it contains objects other than tensors and plain values, "
-            f"which could run code when unpickled ({str(err).splitlines()[0]})"
+            f"refused to load {path}: unpickling it would call {unsafe.group(1)}, which could run "
+            "code; a checkpoint holds only tensors and plain values (nothing of it was run)"
         ) from err
     except (RuntimeError, EOFError, ValueError, OSError, zipfile.BadZipFile) as err:
         raise CheckpointError(
@@ -227,15 +235,18 @@ class CheckpointManager:
         ]
         return [path for _, path in sorted(found)]
 
-    def _load_best_pointer(self) -> None:
-        pointer = self.folder / "best.json"
+    def _read_best_pointer(self) -> dict[str, Any]:
         try:
-            info = json.loads(pointer.read_text())
+            info = json.loads((self.folder / "best.json").read_text())
         except (OSError, ValueError):
-            return  # no best yet (or an unreadable pointer, rewritten at the next best)
-        path = self.folder / str(info.get("path", ""))
-        if info.get("run_name") == self.run_name and path.is_file() and "metric" in info:
-            self.best_path, self.best_value = path, info["metric"]
+            return {}  # no best yet (or an unreadable pointer, rewritten at the next best)
+        return info if isinstance(info, dict) else {}
+
+    def _load_best_pointer(self) -> None:
+        mine = self._read_best_pointer().get("runs", {}).get(self.run_name, {})
+        path = self.folder / str(mine.get("path", ""))
+        if path.is_file() and "metric" in mine:
+            self.best_path, self.best_value = path, mine["metric"]
 
     def is_better(self, value: float | None) -> bool:
         if value is None or not np.isfinite(value):
@@ -277,8 +288,10 @@ class CheckpointManager:
             "epoch": state["epoch"],
             "global_step": state["global_step"],
         }
-        if metric is not None:
+        if pointer == "best":  # each run's best, so that a resumed run keeps protecting its own
             info["metric"] = metric
+            runs = self._read_best_pointer().get("runs", {})
+            info["runs"] = {**runs, self.run_name: {"path": path.name, "metric": metric}}
         data = json.dumps(info).encode()
         atomic_write_bytes(self.folder / f"{pointer}.json", lambda handle: handle.write(data))
 

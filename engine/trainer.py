@@ -192,7 +192,13 @@ class Trainer:
         return self.history
 
     def training_step(self, group: list[Batch], audit: bool) -> dict[str, Any]:
-        """One optimizer step on a group of batches: the model's own rule if it has one."""
+        """One optimizer step on a group of batches: the model's own rule if it has one.
+
+        Returns:
+            ``stepped`` (False when nan_policy="skip" dropped the step), ``loss`` (mean over the
+            step's samples), ``loss_sum``, ``correct`` and ``count`` (this process's), and the
+            audit's ``grad_norms``.
+        """
         if not self.custom_rule:
             return self.backprop_step(group, audit)
         ((x, y),) = group  # grad_accum_steps is 1 for custom rules (checked at construction)
@@ -205,6 +211,7 @@ class Trainer:
         n = len(y)
         return {
             "stepped": True,
+            "loss": float(out["loss"]),
             "loss_sum": float(out["loss"]) * n,
             "correct": float(out.get("correct", float("nan"))),
             "count": n,
@@ -234,7 +241,7 @@ class Trainer:
         grad_norm = torch.nn.utils.get_total_norm(grads) if grads else torch.zeros(())
         if not self._finite_or_skip(float(loss_sum), float(grad_norm)):
             self.optimizer.zero_grad(set_to_none=True)
-            return {"stepped": False}
+            return {"stepped": False, "loss": float("nan")}
         grad_norms = self.auditor.grad_norms() if audit else {}  # before clipping
         if self.config.grad_clip:
             torch.nn.utils.clip_grads_with_norm_(
@@ -244,6 +251,7 @@ class Trainer:
         n = sum(len(y) for _, y in group)
         return {
             "stepped": True,
+            "loss": float(loss_sum) / max(n, 1),  # mean over the step's samples (0 if padding)
             "loss_sum": float(loss_sum),
             "correct": correct,
             "count": n,

@@ -13,20 +13,19 @@ A model whose "loss" is not a training objective (a Hopfield network storing pat
 ``SMOKE_LOSS_DECREASES = False`` in its model module; for it the last test checks instead that
 the steps change the weights, that they stay finite and that every reported loss is finite.
 
-Smoke data sets are loaded offline. One that needs data files (MNIST, CIFAR-10, ...) that are
-not found locally is skipped with the reason when $AIFS_DATA_DIR is not set; when it is set the
-data must load.
+Smoke data sets are loaded offline, with a private data cache. One that needs data files
+(MNIST, CIFAR-10, ...) is skipped, with the reason, when $AIFS_DATA_DIR is not set; when it is
+set, the data must load.
 """
 
 from __future__ import annotations
 
-import functools
 import math
 import os
 import re
 import types
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 from unittest import mock
 
 import numpy as np
@@ -78,25 +77,41 @@ def spec_of(name: str) -> tuple[types.SimpleNamespace, ModelSpec]:
     return mods, spec
 
 
-@functools.lru_cache(maxsize=None)
-def smoke(name: str) -> tuple[ModelSpec, BaseConfig, DatasetSplits]:
-    """The model's spec, its smoke config and the smoke data, loaded once per test session."""
+def load_smoke(name: str) -> tuple[ModelSpec, BaseConfig, DatasetSplits]:
+    """The model's spec, its smoke config and the smoke data; skipped if the files are absent."""
     _, spec = spec_of(name)
     config = load_config(spec.config_cls, spec.experiments_file, "smoke")
     try:
-        with mock.patch.dict(os.environ, {"AIFS_OFFLINE": "1"}):  # tests never download
-            splits = load_data(config, None)
+        splits = load_data(config, None)
     except DataError as err:
         loader = DATASETS.get(config.dataset)
         needs_files = loader is not None and loader.__module__ not in LOCAL_DATA_MODULES
         if needs_files and not os.environ.get("AIFS_DATA_DIR"):
             pytest.skip(
                 f"{name}: the smoke experiment uses data set {config.dataset!r}, whose files are "
-                f"not available offline; set AIFS_DATA_DIR to run it "
+                f"not in AIFS_DATA_DIR (not set); set it to run this test "
                 f"({str(err).splitlines()[0]})"
             )
         raise
     return spec, config, splits
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory) -> Callable[[str], tuple[ModelSpec, BaseConfig, DatasetSplits]]:
+    """``smoke(name)``: load_smoke once per model, offline and with a private data cache."""
+    offline_data = {
+        "AIFS_OFFLINE": "1",  # tests never download
+        "AIFS_CACHE_DIR": str(tmp_path_factory.mktemp("aifs-cache")),  # nor write to ~/.cache
+    }
+    loaded: dict[str, tuple[ModelSpec, BaseConfig, DatasetSplits]] = {}
+
+    def load(name: str) -> tuple[ModelSpec, BaseConfig, DatasetSplits]:
+        if name not in loaded:
+            with mock.patch.dict(os.environ, offline_data):
+                loaded[name] = load_smoke(name)
+        return loaded[name]
+
+    return load
 
 
 def fixed_batch(config: BaseConfig, splits: DatasetSplits) -> tuple[torch.Tensor, torch.Tensor]:
@@ -111,23 +126,17 @@ def new_model(spec: ModelSpec, config: BaseConfig, splits: DatasetSplits) -> Any
     return spec.create_model(config, splits)
 
 
+def as_array(value: Any) -> np.ndarray:
+    if isinstance(value, torch.Tensor):
+        return value.detach().float().cpu().numpy()
+    return np.asarray(value)
+
+
 def outputs_of(out: Any) -> list[np.ndarray]:
     """The arrays a forward pass returned: one tensor or array, or a tuple, list or dict of them."""
     if isinstance(out, dict):
         out = list(out.values())
-    items = out if isinstance(out, (tuple, list)) else [out]
-    return [
-        item.detach().float().cpu().numpy() if isinstance(item, torch.Tensor) else np.asarray(item)
-        for item in items
-    ]
-
-
-def all_finite(weights: dict[str, Any]) -> bool:
-    return all(np.isfinite(outputs_of(w)[0]).all() for w in weights.values())
-
-
-def weights_changed(before: dict[str, Any], after: dict[str, Any]) -> bool:
-    return any(not np.array_equal(outputs_of(before[n])[0], outputs_of(after[n])[0]) for n in after)
+    return [as_array(item) for item in (out if isinstance(out, (tuple, list)) else [out])]
 
 
 # ------------------------------------------------------------------------------ the tests
@@ -182,7 +191,7 @@ def test_spec_describes_this_folder(name):
 
 
 @parametrize_models
-def test_forward_keeps_the_batch_dimension_and_is_finite(name):
+def test_forward_keeps_the_batch_dimension_and_is_finite(name, smoke):
     spec, config, splits = smoke(name)
     x, _ = fixed_batch(config, splits)
     model = new_model(spec, config, splits)
@@ -195,7 +204,7 @@ def test_forward_keeps_the_batch_dimension_and_is_finite(name):
 
 
 @parametrize_models
-def test_training_steps_on_a_fixed_batch_lower_the_loss(name):
+def test_training_steps_on_a_fixed_batch_lower_the_loss(name, smoke):
     spec, config, splits = smoke(name)
     x, y = fixed_batch(config, splits)
     model = new_model(spec, config, splits)
@@ -206,14 +215,13 @@ def test_training_steps_on_a_fixed_batch_lower_the_loss(name):
         torch.device("cpu"),
         config,
     )
-    mods, _ = spec_of(name)
-    loss_decreases = getattr(mods.model, "SMOKE_LOSS_DECREASES", True)
+    loss_decreases = getattr(spec_of(name)[0].model, "SMOKE_LOSS_DECREASES", True)
 
     def batch_loss() -> float:
         return trainer.evaluator.evaluate([(x, y)])["loss"]
 
     loss_before = batch_loss() if loss_decreases else None
-    weights_before = trainer.auditor.snapshot()
+    weights_before = trainer.auditor.snapshot()  # copies of every trainable tensor
     for _ in range(STEPS):
         set_mode(model, training=True)
         out = trainer.training_step([(x, y)], audit=False)
@@ -221,10 +229,12 @@ def test_training_steps_on_a_fixed_batch_lower_the_loss(name):
         assert math.isfinite(out["loss_sum"]), "the training step reported a NaN or Inf loss"
     weights_after = trainer.auditor.snapshot()
 
-    assert weights_changed(
-        weights_before, weights_after
-    ), f"{STEPS} steps left the weights as they were"
-    assert all_finite(weights_after), "the weights became NaN or Inf"
+    before = {layer: as_array(value) for layer, value in weights_before.items()}
+    after = {layer: as_array(value) for layer, value in weights_after.items()}
+    changed = [layer for layer in after if not np.array_equal(before[layer], after[layer])]
+    assert changed, f"{STEPS} steps left every weight as it was (a broken graph or a no-op rule?)"
+    for layer, value in after.items():
+        assert np.isfinite(value).all(), f"{layer} became NaN or Inf"
     if loss_decreases:
         loss_after = batch_loss()
         assert loss_after < loss_before or loss_after == 0.0, (

@@ -19,6 +19,7 @@ from utils.exceptions import (
 )
 from utils.log import setup_logging
 from utils.metadata import save_run_metadata
+from utils.model_stats import count_flops, count_parameters
 from utils.modules import load_model_modules, model_dirs
 from utils.paths import RunPaths
 from utils.seed import get_rng_state, set_random_seed, set_rng_state
@@ -35,6 +36,8 @@ __all__ = [
     "apply_overrides",
     "config_from_dict",
     "config_to_dict",
+    "count_flops",
+    "count_parameters",
     "get_rng_state",
     "load_config",
     "load_experiments",

@@ -18,8 +18,8 @@ from utils.exceptions import ConfigError
 @dataclass
 class SoftmaxRegressionConfig(BaseConfig):  # [MODEL_CLASS]Config
     # [FIELDS]: the model's own hyperparameters, each with its reason. Template example below.
-    # The loss is convex in the weights, so plain SGD with a fixed step reaches the optimum;
-    # 0.1 is the largest step that stays stable on standardised features.
+    # The loss is convex in the weights, so plain SGD with a fixed step approaches the optimum;
+    # with 0.1 on standardised iris the training accuracy reaches 96% by epoch 100 (README).
     optimizer: Literal["sgd", "adam", "adamw", "none"] = "sgd"
     lr: float = 0.1
     batch_size: int = 16  # iris has 105 training flowers: about 7 steps per epoch

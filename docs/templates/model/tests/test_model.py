@@ -48,13 +48,13 @@ def train_in_memory(experiment: str, **changes):
 
 
 def test_learns_iris():
-    _, _, history = train_in_memory("iris", epochs=30)
+    _, _, history = train_in_memory("iris", epochs=20)
     assert history["train_accuracy"][-1] >= 0.9
     assert max(history["val_accuracy"]) >= 0.9
 
 
 def test_cannot_fit_xor():
-    model, splits, history = train_in_memory("xor", epochs=100)
+    model, splits, history = train_in_memory("xor", epochs=30)
     assert max(history["val_accuracy"]) <= 0.75, "no linear boundary separates XOR"
     with torch.no_grad():
         correct = (model(splits.x_train).argmax(dim=1) == splits.y_train).float().mean()

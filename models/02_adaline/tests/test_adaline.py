@@ -1,0 +1,229 @@
+"""ADALINE's known outcomes, its least-squares oracle, and its command-line workflow."""
+
+import dataclasses
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from data_utils import create_data_loaders, load_dataset
+from engine.evaluator import Evaluator
+from engine.trainer import Trainer
+from utils.config import load_config
+from utils.exceptions import DataError, TrainingError
+from utils.modules import load_model_modules
+from utils.testing import copy_model, run_script
+
+MODEL_DIR = Path(__file__).resolve().parents[1]
+PERCEPTRON_DIR = MODEL_DIR.parent / "01_perceptron"
+mods = load_model_modules(MODEL_DIR)
+
+
+def least_squares(x: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """The oracle: weights and bias (D + 1, units) minimising the squared error, by lstsq."""
+    design = np.hstack([x, np.ones((len(x), 1))])  # (N, D + 1)
+    return np.linalg.lstsq(design, t, rcond=None)[0]
+
+
+def noisy_linear_problem(seed: int = 0, n: int = 200, classes: int = 2):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 3))
+    scores = x @ rng.normal(size=(3, classes)) + rng.normal(0, 0.5, size=(n, classes))
+    y = scores.argmax(axis=1) if classes > 2 else (scores[:, 0] > 0).astype(np.int64)
+    return x, y
+
+
+def train_in_memory(experiment: str, **changes):
+    config = load_config(
+        mods.config.AdalineConfig, mods.constants.EXPERIMENTS_FILE, experiment, changes
+    )
+    splits = load_dataset(config.dataset, seed=config.seed, standardize=config.standardize)
+    model = mods.model.create_model(config, splits)
+    train_loader, val_loader, _ = create_data_loaders(splits, config.batch_size, seed=config.seed)
+    trainer = Trainer(model, None, mods.model.squared_error, torch.device("cpu"), config)
+    history = trainer.train(train_loader, val_loader, config.epochs)
+    return model, splits, history
+
+
+# ------------------------------------------------------------------------------- the oracle
+
+
+@pytest.mark.parametrize("classes", [2, 3])
+def test_batch_descent_reaches_the_least_squares_weights(classes):
+    x, y = noisy_linear_problem(classes=classes)
+    model = mods.model.Adaline(num_features=3, num_classes=classes, lr=0.2, variant="batch")
+    for _ in range(300):
+        model.train_step(x, y)
+    expected = least_squares(x, mods.model.targets(y, model.weight.shape[0]))
+    got = np.vstack([model.weight.T, model.bias[None, :]])  # (D + 1, units)
+    np.testing.assert_allclose(got, expected, atol=1e-8)
+
+
+def test_online_lms_settles_near_the_least_squares_weights():
+    x, y = noisy_linear_problem()
+    model = mods.model.Adaline(num_features=3, lr=0.002, variant="online")
+    rng = np.random.default_rng(1)
+    for _ in range(100):
+        order = rng.permutation(len(x))
+        model.train_step(x[order], y[order])
+    expected = least_squares(x, mods.model.targets(y, 1))[:, 0]
+    got = np.append(model.weight[0], model.bias[0])
+    # A constant step keeps LMS hovering around the optimum (Widrow's misadjustment): close, not
+    # exact, and the squared error it reaches is within 1% of the least-squares minimum.
+    np.testing.assert_allclose(got, expected, atol=0.05)
+    design = np.hstack([x, np.ones((len(x), 1))])
+    best = np.mean((design @ expected - mods.model.targets(y, 1)[:, 0]) ** 2)
+    assert mods.model.squared_error(model.forward(x), y) < 1.01 * best
+
+
+def test_trainer_batch_run_matches_the_oracle_on_real_data():
+    model, splits, history = train_in_memory(
+        "smoke", dataset="breast_cancer", variant="batch", batch_size=10_000, lr=0.05, epochs=40
+    )
+    x, y = splits.x_train.numpy().astype(np.float64), splits.y_train.numpy()
+    expected = least_squares(x, mods.model.targets(y, 1))[:, 0]
+    best = np.mean((np.hstack([x, np.ones((len(x), 1))]) @ expected - (2.0 * y - 1)) ** 2)
+    losses = history["train_loss"]
+    assert all(b <= a + 1e-12 for a, b in zip(losses, losses[1:])), "batch descent never goes up"
+    assert mods.model.squared_error(model.forward(x), y) < best + 0.05
+
+
+# ------------------------------------------------------------------------ known outcomes
+
+
+def test_cannot_fit_xor_and_the_best_line_is_no_line():
+    model, splits, history = train_in_memory("xor", epochs=200)
+    x, y = splits.x_train.numpy(), splits.y_train.numpy()
+    assert (model.predict(x) == y).mean() <= 0.75
+    assert max(history["val_accuracy"]) <= 0.75, "no line separates XOR, at any epoch"
+    # Batch descent finds the least-squares line: w = 0, b = 0, mean squared error 1.
+    model, _, history = train_in_memory("xor", variant="batch", batch_size=4, lr=0.5, epochs=300)
+    np.testing.assert_allclose(model.weight, 0.0, atol=1e-6)
+    np.testing.assert_allclose(model.bias, 0.0, atol=1e-6)
+    assert history["val_loss"][-1] == pytest.approx(1.0, abs=1e-9)
+
+
+def test_settles_where_the_perceptron_keeps_turning():
+    perceptron = load_model_modules(PERCEPTRON_DIR)
+    splits = load_dataset("moons", seed=42)
+    x, y = splits.x_train.numpy().astype(np.float64), splits.y_train.numpy()
+    adaline = mods.model.Adaline(num_features=2, lr=0.5, variant="batch")
+    rosenblatt = perceptron.model.Perceptron(num_features=2)
+    rng = np.random.default_rng(0)
+    turns: dict[str, list[float]] = {"adaline": [], "perceptron": []}
+    for epoch in range(40):
+        order = rng.permutation(len(x))
+        for name, model in (("adaline", adaline), ("perceptron", rosenblatt)):
+            before = np.append(model.weight[0], model.bias[0])
+            model.train_step(x[order], y[order])
+            after = np.append(model.weight[0], model.bias[0])
+            cosine = before @ after / (np.linalg.norm(before) * np.linalg.norm(after) + 1e-12)
+            turns[name].append(np.degrees(np.arccos(np.clip(cosine, -1, 1))))
+    assert max(turns["adaline"][-10:]) < 0.01, "batch LMS has converged: the boundary is still"
+    assert np.mean(turns["perceptron"][-10:]) > 5.0, "the perceptron keeps turning its boundary"
+
+
+def test_forward_and_loss_shapes():
+    model = mods.model.Adaline(num_features=6, num_classes=4)
+    x = np.random.default_rng(0).normal(size=(5, 1, 2, 3))
+    assert model.forward(x).shape == (5, 4)
+    assert model.predict(x).shape == (5,)
+    assert mods.model.squared_error(np.zeros((2, 1)), np.array([0, 1])) == 1.0
+
+
+def test_too_large_a_step_diverges_with_a_training_error():
+    with pytest.raises(TrainingError, match="Lower the learning rate"):
+        train_in_memory("smoke", lr=50.0, epochs=20)
+
+
+@pytest.mark.skipif(
+    not os.environ.get("AIFS_DATA_DIR"), reason="Fashion-MNIST files: set AIFS_DATA_DIR"
+)
+def test_fashion_mnist_subset_learns_a_linear_classifier():
+    config = load_config(
+        mods.config.AdalineConfig, mods.constants.EXPERIMENTS_FILE, "fashion_mnist", {"epochs": 2}
+    )
+    try:
+        splits = load_dataset(config.dataset, seed=config.seed)
+    except DataError as err:
+        pytest.fail(f"AIFS_DATA_DIR is set but Fashion-MNIST does not load: {err}")
+    splits = dataclasses.replace(
+        splits, x_train=splits.x_train[:5000], y_train=splits.y_train[:5000]
+    )
+    model = mods.model.create_model(config, splits)
+    train_loader, val_loader, test_loader = create_data_loaders(splits, config.batch_size)
+    Trainer(model, None, mods.model.squared_error, torch.device("cpu"), config).train(
+        train_loader, val_loader, config.epochs
+    )
+    assert Evaluator(model).evaluate(test_loader)["accuracy"] > 0.70
+
+
+# ---------------------------------------------------------------------- as a user runs it
+
+
+def assert_clean_failure(result: subprocess.CompletedProcess, error: str, *words: str) -> None:
+    assert result.returncode != 0
+    assert f"{error}:" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    for word in words:
+        assert word in result.stderr, result.stderr
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    """A copy of this model folder, with the perceptron beside it for compare.py."""
+    root = tmp_path_factory.mktemp("models")
+    copy_model(PERCEPTRON_DIR, root)
+    return copy_model(MODEL_DIR, root)
+
+
+def test_smoke_trains_and_evaluates_from_the_command_line(folder):
+    result = run_script(folder, "train.py", "--experiment", "smoke", "--visualize", "--no-wandb")
+    assert result.returncode == 0, result.stderr
+    assert "epoch 2 |" in result.stderr
+    names = {p.name for p in (folder / "outputs" / "visualizations").glob("*.png")}
+    assert {"smoke_train_curves.png", "smoke_train_boundary.png"} <= names
+    result = run_script(folder, "evaluate.py", "--checkpoint", "latest", "--experiment", "smoke")
+    assert result.returncode == 0, result.stderr
+    result = run_script(
+        folder, "evaluate.py", "--checkpoint", "latest", "--experiment", "smoke", "--json"
+    )
+    metrics = json.loads(result.stdout.strip().splitlines()[-1])
+    assert metrics["model"] == "adaline" and metrics["accuracy"] > 0.9
+
+
+def test_compare_script_runs_both_comparisons(folder):
+    result = run_script(folder, "compare.py", "settle", "--experiment", "smoke")
+    assert result.returncode == 0, result.stderr
+    assert (folder / "outputs" / "visualizations" / "smoke_settle.png").is_file()
+    summary = json.loads((folder / "outputs" / "logs" / "smoke_settle.json").read_text())
+    assert {"ADALINE (online LMS)", "ADALINE (batch)", "perceptron"} <= set(summary)
+    result = run_script(folder, "compare.py", "sklearn", "--experiment", "smoke")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((folder / "outputs" / "logs" / "smoke_sklearn.json").read_text())
+    assert all(row["test_accuracy"] > 0.9 for row in summary["results"].values())
+
+
+def test_unknown_experiment_lists_the_available_ones():
+    result = run_script(MODEL_DIR, "train.py", "--experiment", "nope", "--no-wandb")
+    assert_clean_failure(result, "ConfigError", "nope", "moons", "xor", "fashion_mnist")
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--set", "variant=sideways"], ["variant", "online", "batch"]),
+        (["--set", "optimizer=sgd"], ["optimizer", "delta rule"]),
+        (["--learning-rate", "-1"], ["lr"]),
+        (["--epochs", "abc"], ["epochs", "int"]),
+    ],
+)
+def test_bad_override_values_are_config_errors(args, words):
+    result = run_script(
+        MODEL_DIR, "train.py", "--experiment", "xor", "--no-wandb", "--no-save-checkpoint", *args
+    )
+    assert_clean_failure(result, "ConfigError", *words)

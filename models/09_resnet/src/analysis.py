@@ -1,0 +1,55 @@
+"""What the ResNet sees: its first-layer filters and the feature maps of each stage for one image.
+
+``visualize`` is the ModelSpec hook that ``--visualize`` calls after the engine's standard plots
+(learning curves, confusion matrix, gradient audit).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from model import ResNet
+
+import plotting
+from data_utils import DatasetSplits
+
+
+def stage_outputs(model: ResNet, image: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Activations (C, H, W) of the stem and of each stage for one image (C, H, W), eval mode."""
+    was_training = model.training
+    model.eval()
+    device = model.fc.weight.device
+    outputs = {}
+    with torch.no_grad():
+        x = image.unsqueeze(0).to(device) - model.mean_image  # (C, H, W) -> (1, C, H, W)
+        x = model.stem(x)
+        outputs["stem"] = x[0]
+        for index, stage in enumerate(model.stages):
+            x = stage(x)
+            outputs[f"stage{index + 1}"] = x[0]  # (1, C_s, H_s, W_s) -> (C_s, H_s, W_s)
+    model.train(was_training)
+    return outputs
+
+
+def visualize(
+    model: ResNet, splits: DatasetSplits, vis_dir: Path, prefix: str
+) -> dict[str, Path]:
+    """The ModelSpec hook: stem filters, and the feature maps of the first test image."""
+    figures = {
+        "filters": plotting.plot_conv_filters(
+            model.stem[0].weight,
+            vis_dir / f"{prefix}_filters.png",
+            title=f"ResNet stem: 3x3 filters on {splits.name}",
+        )
+    }
+    x = splits.x_test[:1]
+    image = (splits.transform(x) if splits.transform is not None else x)[0]  # (C, H, W)
+    label = splits.class_names[int(splits.y_test[0])]
+    for name, maps in stage_outputs(model, image).items():
+        figures[f"features_{name}"] = plotting.plot_feature_maps(
+            maps.cpu(),
+            vis_dir / f"{prefix}_features_{name}.png",
+            title=f"ResNet {name} on the first test image ({label})",
+        )
+    return figures

@@ -1,0 +1,158 @@
+"""What a convolutional network sees: first-layer filters and feature maps as image grids.
+
+First-layer filters act directly on pixels, so they can be drawn as small images: edge and
+colour-blob detectors in a trained AlexNet (Krizhevsky et al. 2012, Fig. 3), noise in an
+untrained one. Feature maps are the activations one layer produces for one input image.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from plotting.core import save_figure, to_numpy
+from plotting.weights import grid_shape
+
+FIGURE_MAX_SIDE = 14.0  # inches; large grids shrink their cells instead of growing the PNG
+
+
+def _grid_figure(num_cells: int, cell: float = 1.2) -> tuple[Any, np.ndarray]:
+    rows, cols = grid_shape(num_cells)
+    cell = min(cell, FIGURE_MAX_SIDE / cols, FIGURE_MAX_SIDE / rows)  # inches per image
+    fig, axes = plt.subplots(
+        rows,
+        cols,
+        figsize=(max(cell * cols, 4.0), cell * rows + 0.8),
+        squeeze=False,
+        layout="constrained",
+    )
+    for ax in axes.flat:
+        ax.set_axis_off()
+    return fig, axes
+
+
+def _rescale(image: np.ndarray) -> np.ndarray:
+    """Map an array's own min..max to 0..1 (a constant array becomes 0.5)."""
+    low, high = float(image.min()), float(image.max())
+    if high - low < 1e-12:
+        return np.full_like(image, 0.5)
+    return (image - low) / (high - low)
+
+
+def plot_conv_filters(
+    weight: Any, path: str | Path, max_filters: int = 64, title: str = ""
+) -> Path:
+    """Draw the filters of a convolution (usually the first layer) as a grid of small images.
+
+    With three input channels (RGB images) each filter is one colour image, rescaled to 0..1 by
+    its own min and max, as in AlexNet's Fig. 3. With any other number of input channels each
+    (filter, channel) kernel is a separate grayscale image (one row of C_in images per filter
+    when C_in > 1), on a symmetric scale around 0 set by that filter's largest ``|w|``: white
+    pushes the output up, black down, mid-grey is 0.
+
+    Args:
+        weight: Array-like (C_out, C_in, k, k), e.g. ``model.c1.weight``; a torch tensor is
+            detached and moved to the CPU.
+        path: Where to write the PNG.
+        max_filters: Draw at most this many filters (the first ones).
+        title: Figure title; defaults to "Convolution filters".
+
+    Returns:
+        The path of the written PNG.
+
+    Raises:
+        ValueError: If ``weight`` is not 4-D with square kernels, is empty, holds NaN/Inf, or
+            ``max_filters`` < 1.
+    """
+    weight = to_numpy(weight, "weight").astype(np.float64)
+    if weight.ndim != 4 or weight.shape[0] == 0 or weight.shape[1] == 0:
+        raise ValueError(f"weight must have shape (C_out, C_in, k, k), got {weight.shape}")
+    if weight.shape[2] != weight.shape[3]:
+        raise ValueError(f"kernels must be square (k, k), got {weight.shape[2:]}")
+    if not np.all(np.isfinite(weight)):
+        raise ValueError("weight contains NaN or Inf")
+    if max_filters < 1:
+        raise ValueError(f"max_filters must be >= 1, got {max_filters}")
+    weight = weight[:max_filters]
+    num_filters, in_channels = weight.shape[:2]
+    heading = title or "Convolution filters"
+
+    if in_channels == 3:
+        fig, axes = _grid_figure(num_filters)
+        for k, ax in enumerate(axes.flat[:num_filters]):
+            # (3, k, k) -> (k, k, 3): matplotlib wants channels last
+            ax.imshow(_rescale(weight[k]).transpose(1, 2, 0), interpolation="nearest")
+        note = f"{num_filters} filters, RGB; each scaled to its own min..max"
+    elif in_channels == 1:
+        fig, axes = _grid_figure(num_filters)
+        for k, ax in enumerate(axes.flat[:num_filters]):
+            limit = float(np.abs(weight[k]).max()) or 1.0
+            ax.imshow(weight[k, 0], cmap="gray", vmin=-limit, vmax=limit, interpolation="nearest")
+        note = f"{num_filters} filters; white = positive, black = negative, grey = 0"
+    else:
+        cell = min(1.0, FIGURE_MAX_SIDE / in_channels, FIGURE_MAX_SIDE / num_filters)
+        fig, axes = plt.subplots(
+            num_filters,
+            in_channels,
+            figsize=(max(cell * in_channels, 4.0), cell * num_filters + 0.8),
+            squeeze=False,
+            layout="constrained",
+        )
+        for k in range(num_filters):
+            limit = float(np.abs(weight[k]).max()) or 1.0
+            for c in range(in_channels):
+                ax = axes[k, c]
+                ax.set_axis_off()
+                ax.imshow(
+                    weight[k, c], cmap="gray", vmin=-limit, vmax=limit, interpolation="nearest"
+                )
+        note = (
+            f"{num_filters} filters (rows) x {in_channels} input channels (columns); "
+            "white = positive, black = negative"
+        )
+    fig.suptitle(f"{heading}\n{note}", fontsize="medium")
+    return save_figure(fig, path)
+
+
+def plot_feature_maps(maps: Any, path: str | Path, max_maps: int = 32, title: str = "") -> Path:
+    """Draw the feature maps of one layer for one input as a grid of grayscale images.
+
+    Each map is scaled to its own min..max (dark = low activation, bright = high), so weak maps
+    stay visible; a constant map (a dead ReLU channel) is drawn mid-grey and titled "const".
+
+    Args:
+        maps: Array-like (C, H, W): one sample's activations, e.g. ``features[0]``.
+        path: Where to write the PNG.
+        max_maps: Draw at most this many channels (the first ones).
+        title: Figure title; defaults to "Feature maps".
+
+    Returns:
+        The path of the written PNG.
+
+    Raises:
+        ValueError: If ``maps`` is not 3-D, is empty, holds NaN/Inf, or ``max_maps`` < 1.
+    """
+    maps = to_numpy(maps, "maps").astype(np.float64)
+    if maps.ndim != 3 or 0 in maps.shape:
+        raise ValueError(f"maps must have shape (C, H, W) for one sample, got {maps.shape}")
+    if not np.all(np.isfinite(maps)):
+        raise ValueError("maps contain NaN or Inf")
+    if max_maps < 1:
+        raise ValueError(f"max_maps must be >= 1, got {max_maps}")
+    total = maps.shape[0]
+    maps = maps[:max_maps]
+    fig, axes = _grid_figure(len(maps))
+    for c, ax in enumerate(axes.flat[: len(maps)]):
+        constant = float(maps[c].max() - maps[c].min()) < 1e-12
+        ax.imshow(_rescale(maps[c]), cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
+        ax.set_title(f"{c}" + (" const" if constant else ""), fontsize="x-small")
+    shown = f"{len(maps)} of {total} channels" if total > len(maps) else f"{total} channels"
+    fig.suptitle(
+        f"{title or 'Feature maps'}\n{shown}, {maps.shape[1]}x{maps.shape[2]}; "
+        "each scaled to its own min..max",
+        fontsize="medium",
+    )
+    return save_figure(fig, path)
