@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 import torch
 import torch.distributed as dist
@@ -23,6 +23,8 @@ import torch.distributed as dist
 from utils.exceptions import ConfigError
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 def is_distributed() -> bool:
@@ -138,6 +140,16 @@ def all_reduce_max(value: int) -> int:
 def any_true(flag: bool) -> bool:
     """True on every process if ``flag`` is true on any (so that all ranks take the same branch)."""
     return all_reduce_sum([float(flag)])[0] > 0
+
+
+def main_process_first(load: Callable[[], T]) -> T:
+    """Run ``load`` on rank 0 first, then on the others (one download or cache fill, no race)."""
+    if is_distributed() and not is_main_process():
+        dist.barrier()
+    result = load()
+    if is_distributed() and is_main_process():
+        dist.barrier()
+    return result
 
 
 def broadcast_object(obj: Any) -> Any:

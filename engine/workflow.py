@@ -242,7 +242,7 @@ def _train_in_process_group(spec, args, config, device, resume) -> int:
         logger.info("resuming run %s from %s", paths.run_name, resume["path"])
     logger.info("run %s | model %s | experiment %s", paths.run_name, spec.name, config.experiment)
 
-    splits = load_data(config, args.data_dir)
+    splits = distributed.main_process_first(lambda: load_data(config, args.data_dir))
     train_loader, val_loader, _ = create_data_loaders(
         splits,
         distributed.per_rank_batch_size(config.batch_size),
@@ -352,6 +352,11 @@ def _train_config(spec: ModelSpec, args: argparse.Namespace, resume: dict | None
     if resume is None:
         config = load_config(spec.config_cls, spec.experiments_file, args.experiment)
         return apply_overrides(config, overrides)
+    if "config" not in resume:
+        raise CheckpointError(
+            f"{resume['path']} stores no config, so it cannot be resumed exactly: use "
+            "--load-checkpoint to start a new run from its weights"
+        )
     config = config_from_dict(spec.config_cls, resume["config"])
     if config.experiment != args.experiment:
         raise ConfigError(

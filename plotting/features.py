@@ -93,22 +93,22 @@ def plot_conv_filters(
             ax.imshow(weight[k, 0], cmap="gray", vmin=-limit, vmax=limit, interpolation="nearest")
         note = f"{num_filters} filters; white = positive, black = negative, grey = 0"
     else:
-        cell = min(1.0, FIGURE_MAX_SIDE / in_channels, FIGURE_MAX_SIDE / num_filters)
-        fig, axes = plt.subplots(
-            num_filters,
-            in_channels,
-            figsize=(max(cell * in_channels, 4.0), cell * num_filters + 0.8),
-            squeeze=False,
-            layout="constrained",
-        )
-        for k in range(num_filters):
-            limit = float(np.abs(weight[k]).max()) or 1.0
+        # One mosaic image, filters as rows and input channels as columns, each kernel scaled by
+        # its filter's max |w|; NaN separators stay blank. One imshow keeps 64 x 64 kernels fast.
+        k = weight.shape[-1]
+        limits = np.abs(weight).max(axis=(1, 2, 3), keepdims=True)  # (C_out, 1, 1, 1)
+        scaled = weight / np.where(limits > 0, limits, 1.0)  # each filter in [-1, 1]
+        mosaic = np.full((num_filters * (k + 1) - 1, in_channels * (k + 1) - 1), np.nan)
+        for f in range(num_filters):
             for c in range(in_channels):
-                ax = axes[k, c]
-                ax.set_axis_off()
-                ax.imshow(
-                    weight[k, c], cmap="gray", vmin=-limit, vmax=limit, interpolation="nearest"
-                )
+                mosaic[f * (k + 1) : f * (k + 1) + k, c * (k + 1) : c * (k + 1) + k] = scaled[f, c]
+        height, width = mosaic.shape
+        scale = min(FIGURE_MAX_SIDE / max(height, width), 0.25)  # inches per kernel pixel
+        fig, ax = plt.subplots(
+            figsize=(max(width * scale, 4.0), height * scale + 0.8), layout="constrained"
+        )
+        ax.set_axis_off()
+        ax.imshow(mosaic, cmap="gray", vmin=-1.0, vmax=1.0, interpolation="nearest")
         note = (
             f"{num_filters} filters (rows) x {in_channels} input channels (columns); "
             "white = positive, black = negative"

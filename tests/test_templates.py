@@ -6,6 +6,7 @@ an engineer to copy it.
 """
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -19,6 +20,9 @@ from utils.testing import run_script
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TEMPLATES = REPO_ROOT / "docs" / "templates"
+# One torch thread per subprocess: these runs are tiny, and on a CPU shared with other processes
+# several intra-op threads make each step 10 to 100 times slower (docs/debugging.md, section 4).
+ONE_THREAD = {"OMP_NUM_THREADS": "1"}
 PLACEHOLDER = re.compile(r"\[([A-Z][A-Z_]+)[]:]")  # "[YEAR]" or "[HISTORY: ...]"
 
 
@@ -38,14 +42,21 @@ def test_a_copy_is_registered_by_existing(copied):
 
 
 def test_copy_trains_its_smoke_experiment_and_evaluates_the_checkpoint(copied):
-    result = run_script(copied, "train.py", "--experiment", "smoke", "--no-wandb")
+    result = run_script(copied, "train.py", "--experiment", "smoke", "--no-wandb", env=ONE_THREAD)
     assert result.returncode == 0, result.stderr
     assert "epoch 2 |" in result.stderr
     models = copied / "outputs" / "models" / "smoke"
     assert (models / "latest.json").is_file() and list(models.glob("*_final.pt"))
 
     result = run_script(
-        copied, "evaluate.py", "--checkpoint", "latest", "--experiment", "smoke", "--json"
+        copied,
+        "evaluate.py",
+        "--checkpoint",
+        "latest",
+        "--experiment",
+        "smoke",
+        "--json",
+        env=ONE_THREAD,
     )
     assert result.returncode == 0, result.stderr
     metrics = json.loads(result.stdout.strip().splitlines()[-1])
@@ -77,6 +88,7 @@ def test_the_templates_own_tests_pass_in_the_copy(copied):
         capture_output=True,
         text=True,
         timeout=300,
+        env={**os.environ, **ONE_THREAD},
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     assert " passed" in result.stdout and "skipped" not in result.stdout
@@ -85,7 +97,9 @@ def test_the_templates_own_tests_pass_in_the_copy(copied):
 
 def test_every_placeholder_is_documented_in_the_readme():
     files = [
-        p for p in (TEMPLATES / "model").rglob("*") if p.suffix in (".py", ".md", ".txt", ".yaml")
+        path
+        for path in (TEMPLATES / "model").rglob("*")
+        if path.suffix in (".py", ".md", ".txt", ".yaml") and "outputs" not in path.parts
     ]
     used = {name for path in files for name in PLACEHOLDER.findall(path.read_text())}
     documented = set(PLACEHOLDER.findall((TEMPLATES / "README.md").read_text()))

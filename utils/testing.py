@@ -18,6 +18,12 @@ def pytest_configure(config: pytest.Config) -> None:
     # wandb must never reach the network in tests; a test of offline mode sets it itself.
     os.environ["WANDB_MODE"] = "disabled"
     os.environ.setdefault("MPLBACKEND", "Agg")
+    # Tests use tiny models: one thread each avoids oversubscribing a small shared machine
+    # (subprocesses inherit OMP_NUM_THREADS), and keeps timings steady.
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    import torch
+
+    torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 
 def run_script(

@@ -1,0 +1,36 @@
+"""Train LeNet-5 through the shared engine.
+
+    python src/train.py --experiment mnist --visualize
+    python src/train.py --experiment fashion_mnist --epochs 20 --seed 7
+    python src/train.py --experiment mnist --resume latest
+
+All arguments: python src/train.py --help (architecture section 10, plus --resume and --set).
+The loop itself is engine/trainer.py; the network is model.py, its plots analysis.py.
+"""
+
+import sys
+
+import analysis
+from config import LeNet5Config
+from constants import EXPERIMENTS_FILE, MODEL_DIR, MODEL_NAME
+from model import create_criterion, create_model
+
+from engine.workflow import ModelSpec, train_main
+
+SPEC = ModelSpec(
+    name=MODEL_NAME,
+    model_dir=MODEL_DIR,
+    config_cls=LeNet5Config,
+    experiments_file=EXPERIMENTS_FILE,
+    create_model=create_model,
+    create_criterion=create_criterion,
+    visualize=analysis.visualize,
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return train_main(SPEC, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,53 @@
+"""What VGG sees: its first-layer 3x3 filters and the last feature maps of each stage.
+
+``visualize`` is the ModelSpec hook that ``--visualize`` calls after the engine's standard plots
+(learning curves, confusion matrix, gradient audit).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from model import VGG
+from torch import nn
+
+import plotting
+from data_utils import DatasetSplits
+
+
+def stage_outputs(model: VGG, image: torch.Tensor) -> list[torch.Tensor]:
+    """Activations (C, H, W) entering each max-pool, for one image (C, H, W), in eval mode."""
+    was_training = model.training
+    model.eval()
+    outputs = []
+    with torch.no_grad():
+        x = image.unsqueeze(0).to(model.mean_rgb.device) - model.mean_rgb  # -> (1, C, H, W)
+        for layer in model.features:
+            if isinstance(layer, nn.MaxPool2d):
+                outputs.append(x[0])  # (1, C_s, H_s, W_s) -> (C_s, H_s, W_s)
+            x = layer(x)
+    model.train(was_training)
+    return outputs
+
+
+def visualize(model: VGG, splits: DatasetSplits, vis_dir: Path, prefix: str) -> dict[str, Path]:
+    """The ModelSpec hook: first-layer filters, and each stage's maps for the first test image."""
+    first = next(m for m in model.features if isinstance(m, nn.Conv2d))
+    figures = {
+        "filters": plotting.plot_conv_filters(
+            first.weight,
+            vis_dir / f"{prefix}_filters.png",
+            title=f"VGG first layer: 3x3 filters on {splits.name}",
+        )
+    }
+    x = splits.x_test[:1]
+    image = (splits.transform(x) if splits.transform is not None else x)[0]  # (C, H, W)
+    label = splits.class_names[int(splits.y_test[0])]
+    for index, maps in enumerate(stage_outputs(model, image)[:3]):  # later stages are 4x4 or less
+        figures[f"features_stage{index + 1}"] = plotting.plot_feature_maps(
+            maps.cpu(),
+            vis_dir / f"{prefix}_features_stage{index + 1}.png",
+            title=f"VGG stage {index + 1} on the first test image ({label})",
+        )
+    return figures
