@@ -78,20 +78,30 @@ def cleanup() -> None:
         dist.destroy_process_group()
 
 
-def wrap_model(model: Any, custom_rule: bool, device: torch.device) -> Any:
-    """The module the training loop calls: DistributedDataParallel under torchrun, else the model.
+def check_supported(model: Any) -> None:
+    """Refuse, under torchrun, a NumPy model or a model with its own ``train_step``.
 
     Raises:
-        ConfigError: Under torchrun, for a NumPy model or a model with its own ``train_step``:
-            DDP synchronises gradients of backprop, which those models do not use.
+        ConfigError: DDP synchronises the gradients of backprop, which those models do not use.
     """
-    if not is_distributed():
-        return model
-    if not isinstance(model, torch.nn.Module) or custom_rule:
+    if is_distributed() and (
+        not isinstance(model, torch.nn.Module) or hasattr(model, "train_step")
+    ):
         raise ConfigError(
             f"{type(model).__name__} learns with its own rule (train_step), which "
             "DistributedDataParallel cannot synchronise: run it in one process, without torchrun"
         )
+
+
+def wrap_model(model: Any, device: torch.device) -> Any:
+    """The module the training loop calls: DistributedDataParallel under torchrun, else the model.
+
+    Raises:
+        ConfigError: See :func:`check_supported`.
+    """
+    if not is_distributed():
+        return model
+    check_supported(model)
     from torch.nn.parallel import DistributedDataParallel
 
     device_ids = [device.index] if device.type == "cuda" else None

@@ -125,7 +125,7 @@ class Trainer:
             self.custom_rule or optimizer is not None
         ), "a model without train_step needs an optimizer (set optimizer in the config)"
         self._check_options()
-        self.ddp_model = distributed.wrap_model(model, self.custom_rule, device)
+        self.ddp_model = distributed.wrap_model(model, device)
         self.evaluator = Evaluator(model, criterion, device, precision=config.precision)
         self.auditor = GradientAuditor(model)
         self.epoch = 0  # epochs completed

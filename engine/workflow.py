@@ -243,6 +243,8 @@ def _train_in_process_group(spec, args, config, device, resume) -> int:
     logger.info("run %s | model %s | experiment %s", paths.run_name, spec.name, config.experiment)
 
     splits = distributed.main_process_first(lambda: load_data(config, args.data_dir))
+    model = spec.create_model(config, splits)
+    distributed.check_supported(model)
     train_loader, val_loader, _ = create_data_loaders(
         splits,
         distributed.per_rank_batch_size(config.batch_size),
@@ -258,7 +260,6 @@ def _train_in_process_group(spec, args, config, device, resume) -> int:
         len(splits.y_test),
         splits.num_classes,
     )
-    model = spec.create_model(config, splits)
     if hasattr(model, "to"):
         model = model.to(device)
     if args.load_checkpoint:

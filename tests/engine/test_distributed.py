@@ -55,8 +55,10 @@ def test_ddp_guards(kit, one_process_group):
     config = kit.config()
     perceptron = load_model_modules(kit.perceptron_dir).model.Perceptron(num_features=2)
     with pytest.raises(ConfigError, match="run it in one process, without torchrun"):
-        distributed.wrap_model(perceptron, custom_rule=True, device=torch.device("cpu"))
-    wrapped = distributed.wrap_model(kit.model(config), False, torch.device("cpu"))
+        distributed.check_supported(perceptron)
+    with pytest.raises(ConfigError, match="Perceptron learns with its own rule"):
+        distributed.wrap_model(perceptron, torch.device("cpu"))
+    wrapped = distributed.wrap_model(kit.model(config), torch.device("cpu"))
     assert isinstance(wrapped, torch.nn.parallel.DistributedDataParallel)
     assert distributed.all_reduce_sum([1.0, 2.0]) == [1.0, 2.0]
     assert distributed.any_true(True) and not distributed.any_true(False)

@@ -7,8 +7,9 @@ config through the shared Trainer, scoring the test split after every epoch, the
 scikit-learn's Perceptron on the same training split and scores it on the same test split. The
 reference is the Fashion-MNIST paper's benchmark (Xiao, Rasul and Vollgraf 2017, Table 3:
 Perceptron 0.782, the best of its grid penalty = l1, l2, elasticnet): StandardScaler on the
-pixels, 5 epochs (scikit-learn 0.19's default n_iter), trained there on all 60,000 images, here on the 51,000 of the shared split. Writes a JSON
-summary to outputs/logs/<experiment>_sklearn.json and logs every number it reports.
+pixels, 5 epochs (scikit-learn 0.19's default n_iter), trained there on all 60,000 images, here
+on the 51,000 of the shared split. Writes a JSON summary to
+outputs/logs/<experiment>_sklearn.json and logs every number it reports.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ logger = logging.getLogger(__name__)
 
 
 def features(x: torch.Tensor, splits: DatasetSplits) -> np.ndarray:
-    """What the model sees, as a flat float array: (N, ...) -> (N, D), per-batch transform applied."""
+    """What the model sees, flat: (N, ...) -> (N, D) floats, the per-batch transform applied."""
     if splits.transform is not None:
         x = splits.transform(x)
     return x.reshape(len(x), -1).numpy().astype(np.float64)  # (N, ...) -> (N, D)

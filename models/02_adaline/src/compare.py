@@ -1,7 +1,7 @@
 """ADALINE side by side with the perceptron and with scikit-learn's linear models.
 
     python src/compare.py settle --experiment moons
-    python src/compare.py settle --experiment iris-hard
+    python src/compare.py settle --experiment breast_cancer
     python src/compare.py sklearn --experiment fashion_mnist --data-dir /path/to/datasets
 
 ``settle`` trains ADALINE and Rosenblatt's perceptron (imported from models/01_perceptron, the
@@ -12,8 +12,9 @@ data no line separates, the perceptron keeps turning its boundary every epoch; L
 ``sklearn`` trains ADALINE with the experiment's config and, on the same training split, fits
 scikit-learn's LogisticRegression and SGDClassifier (the linear baselines of the Fashion-MNIST
 benchmark, Xiao et al. 2017, with its StandardScaler preprocessing; the benchmark fitted all
-60,000 training images, here the 51,000 of the shared split are used by every model), plus the closed-form
-least-squares weights the delta rule descends towards; all are scored on the same test split.
+60,000 training images, here every model gets the 51,000 of the shared split), plus the
+closed-form least-squares weights the delta rule descends towards; all are scored on the same
+test split.
 
 Both write a JSON summary to outputs/logs/ and log every number they report.
 """
@@ -51,7 +52,7 @@ PERCEPTRON_DIR = MODEL_DIR.parent / "01_perceptron"
 
 
 def features(x: torch.Tensor, splits: DatasetSplits) -> np.ndarray:
-    """What the models see, as a flat float array: (N, ...) -> (N, D), per-batch transform applied."""
+    """What the models see, flat: (N, ...) -> (N, D) floats, the per-batch transform applied."""
     if splits.transform is not None:
         x = splits.transform(x)
     return x.reshape(len(x), -1).numpy().astype(np.float64)  # (N, ...) -> (N, D)
@@ -61,7 +62,7 @@ def features(x: torch.Tensor, splits: DatasetSplits) -> np.ndarray:
 
 
 def turn_angles(weights: np.ndarray) -> np.ndarray:
-    """Degrees the boundary's normal (w, b) turned between consecutive epochs: (E, P) -> (E - 1,)."""
+    """Degrees the boundary's normal (w, b) turned from epoch to epoch: (E, P) -> (E - 1,)."""
     unit = weights / np.maximum(np.linalg.norm(weights, axis=1, keepdims=True), 1e-12)
     cosine = np.clip(np.sum(unit[1:] * unit[:-1], axis=1), -1.0, 1.0)
     return np.degrees(np.arccos(cosine))
@@ -90,8 +91,9 @@ def settle(experiment: str = "moons", data_dir: str | None = None, last: int = 2
         last: The summary statistics cover the final ``last`` epochs.
 
     Returns:
-        Per run (ADALINE online with the experiment's lr, ADALINE batch, perceptron): training error over the final epochs (min, max, last) and the mean angle in
-        degrees by which the decision boundary turned per epoch over the same epochs.
+        Per run (ADALINE online with the experiment's lr, ADALINE batch, perceptron): the
+        training error over the final epochs (min, max, last) and the mean angle in degrees by
+        which the decision boundary turned per epoch over the same epochs.
     """
     config = load_config(AdalineConfig, EXPERIMENTS_FILE, experiment)
     set_random_seed(config.seed)
@@ -112,7 +114,11 @@ def settle(experiment: str = "moons", data_dir: str | None = None, last: int = 2
     # input give the input correlation matrix trace D + 1, so lr < 2 / lambda_max holds.
     b_config = apply_overrides(
         config,
-        {"variant": "batch", "batch_size": len(splits.y_train), "lr": 1.0 / (splits.num_features + 1)},
+        {
+            "variant": "batch",
+            "batch_size": len(splits.y_train),
+            "lr": 1.0 / (splits.num_features + 1),
+        },
     )
     runs = {
         "ADALINE (online LMS)": train_epoch_by_epoch(

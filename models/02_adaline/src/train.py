@@ -21,9 +21,7 @@ from data_utils import DatasetSplits
 from engine.workflow import ModelSpec, train_main
 
 
-def visualize(
-    model: Adaline, splits: DatasetSplits, vis_dir: Path, prefix: str
-) -> dict[str, Path]:
+def visualize(model: Adaline, splits: DatasetSplits, vis_dir: Path, prefix: str) -> dict[str, Path]:
     """ADALINE's own plot: on images, each unit's weights drawn as a template."""
     shape = splits.input_shape
     if len(shape) != 3 or shape[0] != 1:

@@ -1,11 +1,13 @@
 """ADALINE's known outcomes, its least-squares oracle, and its command-line workflow."""
 
 import dataclasses
+import importlib.util
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -22,6 +24,18 @@ from utils.testing import copy_model, run_script
 MODEL_DIR = Path(__file__).resolve().parents[1]
 PERCEPTRON_DIR = MODEL_DIR.parent / "01_perceptron"
 mods = load_model_modules(MODEL_DIR)
+
+
+def load_compare():
+    """src/compare.py as a module, its sibling imports bound to this folder's modules."""
+    siblings = {"config": mods.config, "constants": mods.constants, "model": mods.model}
+    with mock.patch.dict(sys.modules, siblings):
+        spec = importlib.util.spec_from_file_location(
+            "adaline_compare", MODEL_DIR / "src" / "compare.py"
+        )
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    return module
 
 
 def least_squares(x: np.ndarray, t: np.ndarray) -> np.ndarray:
@@ -136,6 +150,7 @@ def test_forward_and_loss_shapes():
     assert mods.model.squared_error(np.zeros((2, 1)), np.array([0, 1])) == 1.0
 
 
+@pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning")
 def test_too_large_a_step_diverges_with_a_training_error():
     with pytest.raises(TrainingError, match="Lower the learning rate"):
         train_in_memory("smoke", lr=50.0, epochs=20)
@@ -174,15 +189,8 @@ def assert_clean_failure(result: subprocess.CompletedProcess, error: str, *words
         assert word in result.stderr, result.stderr
 
 
-@pytest.fixture(scope="module")
-def folder(tmp_path_factory):
-    """A copy of this model folder, with the perceptron beside it for compare.py."""
-    root = tmp_path_factory.mktemp("models")
-    copy_model(PERCEPTRON_DIR, root)
-    return copy_model(MODEL_DIR, root)
-
-
-def test_smoke_trains_and_evaluates_from_the_command_line(folder):
+def test_smoke_trains_and_evaluates_from_the_command_line(tmp_path):
+    folder = copy_model(MODEL_DIR, tmp_path)
     result = run_script(folder, "train.py", "--experiment", "smoke", "--visualize", "--no-wandb")
     assert result.returncode == 0, result.stderr
     assert "epoch 2 |" in result.stderr
@@ -196,17 +204,15 @@ def test_smoke_trains_and_evaluates_from_the_command_line(folder):
     assert metrics["model"] == "adaline" and metrics["accuracy"] > 0.9
 
 
-def test_compare_script_runs_both_comparisons(folder):
-    # One process for both (each process start costs seconds): as src/compare.py runs them.
-    code = "import compare; compare.settle('smoke'); compare.against_sklearn('smoke')"
-    result = subprocess.run(
-        [sys.executable, "-c", code], cwd=folder / "src", capture_output=True, text=True
-    )
-    assert result.returncode == 0, result.stderr
-    assert (folder / "outputs" / "visualizations" / "smoke_settle.png").is_file()
-    summary = json.loads((folder / "outputs" / "logs" / "smoke_settle.json").read_text())
+def test_compare_runs_both_comparisons(tmp_path, monkeypatch):
+    compare = load_compare()
+    monkeypatch.setattr(compare, "LOGS_DIR", tmp_path)
+    monkeypatch.setattr(compare, "VISUALIZATIONS_DIR", tmp_path)
+    summary = compare.settle("smoke")
+    assert (tmp_path / "smoke_settle.png").is_file() and (tmp_path / "smoke_settle.json").is_file()
     assert {"ADALINE (online LMS)", "ADALINE (batch)", "perceptron"} <= set(summary)
-    summary = json.loads((folder / "outputs" / "logs" / "smoke_sklearn.json").read_text())
+    summary = compare.against_sklearn("smoke")
+    assert len(summary["results"]) == 4
     assert all(row["test_accuracy"] > 0.9 for row in summary["results"].values())
 
 
@@ -228,8 +234,6 @@ def test_bad_override_values_are_config_errors(changes, words):
     # The command line turns these into "ConfigError: ..." and exit code 1 (shown above for an
     # unknown experiment); here the checks themselves, without a process per case.
     with pytest.raises(ConfigError) as err:
-        load_config(
-            mods.config.AdalineConfig, mods.constants.EXPERIMENTS_FILE, "xor", changes
-        )
+        load_config(mods.config.AdalineConfig, mods.constants.EXPERIMENTS_FILE, "xor", changes)
     for word in words:
         assert word in str(err.value)

@@ -158,9 +158,8 @@ class NumpyMLP:
             grads[f"layers.{i}.weight"] = delta.T @ a_in  # eq. 6: (D_out, B) @ (B, D_in)
             grads[f"layers.{i}.bias"] = delta.sum(axis=0)  # a bias is a weight from a unit at 1
             if i > 0:
-                d_out = (
-                    delta @ self.params[f"layers.{i}.weight"]
-                )  # eq. 7: (B, D_out) @ (D_out, D_in)
+                # eq. 7, dE/dy of the layer below: (B, D_out) @ (D_out, D_in) -> (B, D_in)
+                d_out = delta @ self.params[f"layers.{i}.weight"]
                 _, z_below, a_below = cache[i - 1]
                 delta = d_out * activation_derivative(self.activation, z_below, a_below)  # eq. 5
         return grads

@@ -3,12 +3,10 @@
     python src/compare.py --experiment mnist
     python src/compare.py --experiment fashion_mnist --json
 
-Both networks are built for the same data set from their own experiments.yaml (LeNet-5's
-``--experiment`` and the MLP experiment of the same name), and counted with the shared helpers
-(utils.model_stats: FLOPs = 2 x multiply-accumulates of the convolution and linear layers, one
-image). That helper sees nn.Conv2d and nn.Linear modules only, so the multiply-adds of the
-hand-written C3 (only its Table I connections) are added here. Accuracies come from each model's
-evaluate.py (see the README).
+Both networks are built for the same data set from their own experiments.yaml (the experiment
+of that name in each), and counted with the shared helpers (utils.model_stats: FLOPs = 2 x
+multiply-accumulates of the convolution and linear layers, one image; the hand-written C3 is
+added, see analysis.c3_flops). Accuracies come from each model's evaluate.py (see the README).
 """
 
 from __future__ import annotations
@@ -18,42 +16,11 @@ import json
 import logging
 import sys
 
-from config import LeNet5Config
-from constants import EXPERIMENTS_FILE, MODEL_DIR
-from model import create_model
+from analysis import size_table
 
-from engine.workflow import load_data, run_cli
-from utils import count_flops, count_parameters, load_config, load_model_modules
+from engine.workflow import run_cli
 
 logger = logging.getLogger(__name__)
-MLP_DIR = MODEL_DIR.parent / "03_mlp"
-
-
-def c3_flops(model) -> int:
-    """FLOPs of C3 per image: 2 x 60 kernels x 5 x 5 weights x 10 x 10 output positions."""
-    return 2 * model.c3.weight.numel() * 10 * 10
-
-
-def size_table(experiment: str, data_dir: str | None = None) -> list[dict]:
-    """One row per model: name, trainable parameters and FLOPs per image on ``experiment``."""
-    config = load_config(LeNet5Config, EXPERIMENTS_FILE, experiment)
-    splits = load_data(config, data_dir)
-    mlp = load_model_modules(MLP_DIR)
-    mlp_config = load_config(mlp.config.MLPConfig, mlp.constants.EXPERIMENTS_FILE, experiment)
-    lenet = create_model(config, splits)
-    mlp_model = mlp.model.create_model(mlp_config, splits)
-    return [
-        {
-            "model": "lenet5",
-            "parameters": count_parameters(lenet),
-            "flops": count_flops(lenet, splits.input_shape) + c3_flops(lenet),
-        },
-        {
-            "model": f"mlp {list(mlp_config.hidden_sizes)}",
-            "parameters": count_parameters(mlp_model),
-            "flops": count_flops(mlp_model, splits.input_shape),
-        },
-    ]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -74,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
                 row["flops"],
             )
         logger.info(
-            "LeNet-5 has %.1f%% of the MLP's parameters and needs %.1fx its FLOPs",
+            "LeNet-5 has %.1f%% of the MLP's parameters and needs %.2fx its FLOPs",
             100 * lenet["parameters"] / mlp["parameters"],
             lenet["flops"] / mlp["flops"],
         )

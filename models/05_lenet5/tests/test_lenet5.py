@@ -20,6 +20,7 @@ from utils.testing import copy_model, run_script
 MODEL_DIR = Path(__file__).resolve().parents[1]
 mods = load_model_modules(MODEL_DIR)
 model_lib = mods.model
+analysis = mods.train.analysis  # imported by train.py for its --visualize hook
 
 
 @pytest.fixture(autouse=True)
@@ -204,58 +205,37 @@ def test_config_rejects_a_model_without_optimizer():
 # ------------------------------------------------------------------- as a user runs it
 
 
+def test_visualize_draws_c1_kernels_and_feature_maps(digits, tmp_path):
+    config, splits = digits
+    model = model_lib.create_model(config, splits).train()
+    figures = analysis.visualize(model, splits, tmp_path, "smoke_train")
+    assert set(figures) == {"c1_filters", "input", "c1_maps", "c3_maps"}
+    assert all(path.is_file() and path.stat().st_size > 0 for path in figures.values())
+    assert model.training, "the plots must not leave the model in eval mode"
+
+
+def test_size_table_counts_lenet5_against_the_mlp():
+    lenet, mlp = analysis.size_table("smoke")  # both folders have a smoke experiment (digits)
+    # Multiply-adds: C1 117,600 + C3 150,000 + C5 48,000 + F6 10,080 + output 840 = 326,520
+    assert lenet == {"model": "lenet5", "parameters": 60850, "flops": 2 * 326520}
+    assert mlp["model"].startswith("mlp") and mlp["parameters"] > 0 and mlp["flops"] > 0
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    """One smoke run of train.py with plots, in a copy of the model folder."""
+    """One smoke run of train.py, in a copy of the model folder."""
     folder = copy_model(MODEL_DIR, tmp_path_factory.mktemp("lenet5"))
-    result = run_script(
-        folder,
-        "train.py",
-        "--experiment",
-        "smoke",
-        "--visualize",
-        "--no-wandb",
-        env={"OMP_NUM_THREADS": "1"},
-    )
+    args = ("--experiment", "smoke", "--no-wandb")
+    result = run_script(folder, "train.py", *args, env={"OMP_NUM_THREADS": "1"})
     assert result.returncode == 0, result.stderr
     return folder
 
 
-def test_train_writes_checkpoint_and_the_models_own_plots(trained):
-    outputs = trained / "outputs"
-    assert list((outputs / "models" / "smoke").glob("*_final.pt"))
-    names = {p.name for p in (outputs / "visualizations").glob("*.png")}
-    assert {
-        "smoke_train_curves.png",
-        "smoke_train_c1_filters.png",
-        "smoke_train_c1_maps.png",
-        "smoke_train_c3_maps.png",
-    } <= names
-
-
-def test_evaluate_reports_test_metrics_as_json(trained):
-    result = run_script(
-        trained,
-        "evaluate.py",
-        "--checkpoint",
-        "latest",
-        "--experiment",
-        "smoke",
-        "--json",
-        env={"OMP_NUM_THREADS": "1"},
-    )
+def test_train_then_evaluate_on_the_same_test_split(trained):
+    assert list((trained / "outputs" / "models" / "smoke").glob("*_final.pt"))
+    args = ("--checkpoint", "latest", "--experiment", "smoke", "--json")
+    result = run_script(trained, "evaluate.py", *args, env={"OMP_NUM_THREADS": "1"})
     assert result.returncode == 0, result.stderr
     metrics = json.loads(result.stdout.strip().splitlines()[-1])
     assert metrics["model"] == "lenet5" and metrics["num_samples"] == 270
     assert metrics["accuracy"] > 0.6, "two epochs on real 8x8 digits already separate most"
-
-
-def test_compare_prints_parameters_and_flops():
-    result = run_script(
-        MODEL_DIR, "compare.py", "--experiment", "smoke", "--json", env={"OMP_NUM_THREADS": "1"}
-    )
-    assert result.returncode == 0, result.stderr
-    lenet, mlp = json.loads(result.stdout.strip().splitlines()[-1])
-    # Multiply-adds: C1 117,600 + C3 150,000 + C5 48,000 + F6 10,080 + output 840 = 326,520
-    assert lenet == {"model": "lenet5", "parameters": 60850, "flops": 2 * 326520}
-    assert mlp["model"].startswith("mlp") and mlp["parameters"] > 0

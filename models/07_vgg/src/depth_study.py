@@ -43,8 +43,14 @@ from utils.seed import set_random_seed
 logger = logging.getLogger(__name__)
 
 
-def subsample(splits: DatasetSplits, train_samples: int, val_samples: int, seed: int):
-    """A seeded random subset of the training and validation splits; the test split is kept.
+def subsample(
+    splits: DatasetSplits,
+    train_samples: int,
+    val_samples: int,
+    test_samples: int | None,
+    seed: int,
+) -> DatasetSplits:
+    """Seeded random subsets of the splits; test_samples None keeps the whole test split.
 
     Random rather than the first N: some sources (the CIFAR-10 JPEG copy) store images sorted
     by class.
@@ -52,17 +58,22 @@ def subsample(splits: DatasetSplits, train_samples: int, val_samples: int, seed:
     gen = torch.Generator().manual_seed(seed)
     train = torch.randperm(len(splits.y_train), generator=gen)[:train_samples]
     val = torch.randperm(len(splits.y_val), generator=gen)[:val_samples]
+    test = torch.arange(len(splits.y_test))
+    if test_samples is not None:
+        test = torch.randperm(len(splits.y_test), generator=gen)[:test_samples]
     return dataclasses.replace(
         splits,
         x_train=splits.x_train[train],
         y_train=splits.y_train[train],
         x_val=splits.x_val[val],
         y_val=splits.y_val[val],
+        x_test=splits.x_test[test],
+        y_test=splits.y_test[test],
     )
 
 
 def train_on_budget(config: Any, splits: DatasetSplits, device: torch.device) -> dict[str, Any]:
-    """Train one network of ``config`` in memory through the engine; its history and test metrics."""
+    """Train one network in memory through the engine's Trainer; its size, curves and test score."""
     set_random_seed(config.seed)  # the same initial draw and batch order for every network
     model = SPEC.create_model(config, splits).to(device)
     size = {
@@ -143,6 +154,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--train-samples", type=int, default=10_000, help="random training subset")
     p.add_argument("--val-samples", type=int, default=2_000, help="random validation subset")
+    p.add_argument("--test-samples", type=int, help="random test subset (default: all)")
     p.add_argument("--experiment", default="depth_study", help="base experiment")
     p.add_argument("--name", default="depth_study", help="file name of the JSON and the plot")
     p.add_argument("--epochs", help="override the epochs of the base experiment")
@@ -163,7 +175,11 @@ def run(args: argparse.Namespace) -> int:
     base = apply_overrides(base, cli_overrides(args))
     device = select_device(base.device)
     splits = subsample(
-        load_data(base, args.data_dir), args.train_samples, args.val_samples, base.seed
+        load_data(base, args.data_dir),
+        args.train_samples,
+        args.val_samples,
+        args.test_samples,
+        base.seed,
     )
     result: dict[str, Any] = {
         "dataset": splits.name,

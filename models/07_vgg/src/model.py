@@ -49,9 +49,7 @@ from data_utils.transforms import channel_stats
 # ---------------------------------------------------------------------------------- helpers
 
 
-def scaled_stages(
-    configuration: str, width_multiplier: float
-) -> tuple[tuple[int, ...], ...]:
+def scaled_stages(configuration: str, width_multiplier: float) -> tuple[tuple[int, ...], ...]:
     """The convolution widths of each stage of a Table 1 configuration, scaled (at least 1)."""
     return tuple(
         tuple(max(1, round(width * width_multiplier)) for width in stage)

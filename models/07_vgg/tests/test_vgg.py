@@ -115,9 +115,13 @@ def test_the_papers_init_shrinks_the_signal_by_orders_of_magnitude_more_in_deepe
 
 
 def tiny_splits(n: int = 32, channels: int = 1, side: int = 28) -> DatasetSplits:
+    """Dark noise images with a bright patch whose place is the class (uint8, like the loaders)."""
     gen = torch.Generator().manual_seed(0)
-    x = torch.randint(0, 256, (n, channels, side, side), dtype=torch.uint8, generator=gen)
     y = torch.arange(n) % 10
+    x = torch.randint(0, 64, (n, channels, side, side), dtype=torch.uint8, generator=gen)
+    for i, label in enumerate(y.tolist()):
+        row, col = divmod(label, 5)
+        x[i, :, 4 + 10 * row : 10 + 10 * row, 1 + 5 * col : 5 + 5 * col] = 255
     names = [str(k) for k in range(10)]
     return DatasetSplits("tiny", x, y, x[:8], y[:8], x[:8], y[:8], 10, names, to_float)
 
@@ -130,8 +134,9 @@ def test_create_model_subtracts_the_training_mean_rgb():
     torch.testing.assert_close(net.mean_rgb, expected)
 
 
-@pytest.mark.parametrize("batch_norm", [True, False])
-def test_loss_falls_on_a_fixed_batch(batch_norm):
+@pytest.mark.parametrize("batch_norm, lr", [(True, 0.02), (False, 0.005)])
+def test_loss_falls_on_a_fixed_batch(batch_norm, lr):
+    """Both train; the plain net needs a smaller step (at 0.01 or more it diverges here)."""
     config = load_config(
         mods.config.VGGConfig,
         mods.constants.EXPERIMENTS_FILE,
@@ -142,10 +147,10 @@ def test_loss_falls_on_a_fixed_batch(batch_norm):
     torch.manual_seed(0)
     net = mods.model.create_model(config, splits)
     criterion = mods.model.create_criterion(config)
-    optimizer = torch.optim.SGD(net.parameters(), lr=0.02, momentum=0.9)
+    optimizer = torch.optim.SGD(net.parameters(), lr=lr, momentum=0.9)
     x, y = to_float(splits.x_train), splits.y_train
     losses = []
-    for _ in range(30):
+    for _ in range(40):
         optimizer.zero_grad()
         loss = criterion(net(x), y)
         loss.backward()
@@ -207,6 +212,8 @@ def test_train_evaluate_and_depth_study_from_the_command_line(tmp_path):
         "64",
         "--val-samples",
         "32",
+        "--test-samples",
+        "200",
         "--epochs",
         "2",
         "--set",

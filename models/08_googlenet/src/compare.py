@@ -66,18 +66,27 @@ BUDGET_FIELDS = (
 
 
 def subsample(
-    splits: DatasetSplits, train_samples: int, val_samples: int, seed: int
+    splits: DatasetSplits,
+    train_samples: int,
+    val_samples: int,
+    test_samples: int | None,
+    seed: int,
 ) -> DatasetSplits:
-    """A seeded random subset of the training and validation splits; the test split is kept."""
+    """Seeded random subsets of the splits; test_samples None keeps the whole test split."""
     gen = torch.Generator().manual_seed(seed)
     train = torch.randperm(len(splits.y_train), generator=gen)[:train_samples]
     val = torch.randperm(len(splits.y_val), generator=gen)[:val_samples]
+    test = torch.arange(len(splits.y_test))
+    if test_samples is not None:
+        test = torch.randperm(len(splits.y_test), generator=gen)[:test_samples]
     return dataclasses.replace(
         splits,
         x_train=splits.x_train[train],
         y_train=splits.y_train[train],
         x_val=splits.x_val[val],
         y_val=splits.y_val[val],
+        x_test=splits.x_test[test],
+        y_test=splits.y_test[test],
     )
 
 
@@ -149,6 +158,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--vgg-configurations", nargs="+", default=["A", "D"], help="Table 1 columns")
     p.add_argument("--train-samples", type=int, default=10_000, help="random training subset")
     p.add_argument("--val-samples", type=int, default=2_000, help="random validation subset")
+    p.add_argument("--test-samples", type=int, help="random test subset (default: all)")
     p.add_argument("--experiment", default="compare", help="base GoogLeNet experiment")
     p.add_argument("--name", default="compare", help="file name of the JSON and the plot")
     p.add_argument("--epochs", help="override the epochs of the base experiment")
@@ -168,13 +178,19 @@ def run(args: argparse.Namespace) -> int:
     config = apply_overrides(config, cli_overrides(args))
     device = select_device(config.device)
     splits = subsample(
-        load_data(config, args.data_dir), args.train_samples, args.val_samples, config.seed
+        load_data(config, args.data_dir),
+        args.train_samples,
+        args.val_samples,
+        args.test_samples,
+        config.seed,
     )
     vgg = load_model_modules(VGG_DIR)
     budget = {field: getattr(config, field) for field in BUDGET_FIELDS}
     networks: list[tuple[str, ModelSpec, Any]] = [("GoogLeNet", SPEC, config)]
     for configuration in args.vgg_configurations:
-        vgg_config = load_config(vgg.train.SPEC.config_cls, vgg.constants.EXPERIMENTS_FILE, "cifar10")
+        vgg_config = load_config(
+            vgg.train.SPEC.config_cls, vgg.constants.EXPERIMENTS_FILE, "cifar10"
+        )
         vgg_config = apply_overrides(vgg_config, {**budget, "configuration": configuration})
         networks.append((f"VGG-{configuration}", vgg.train.SPEC, vgg_config))
 

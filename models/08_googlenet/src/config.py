@@ -33,7 +33,8 @@ class GoogLeNetConfig(BaseConfig):
     # 28/32-pixel images on a CPU (3a: 16 + 32 + 8 + 8 = 64 channels out).
     width_multiplier: float = 0.25
     # The third branch: "5x5" as in the paper, or "double_3x3", two stacked 3x3 convolutions
-    # with the same 5x5 receptive field and fewer weights (Inception-v2, Szegedy et al. 2015).
+    # (reduce -> #5x5 -> #5x5) with the same 5x5 window and one more ReLU, as in BN-Inception
+    # (Ioffe & Szegedy 2015); at equal widths 18 instead of 25 weights per channel pair.
     five_by_five: Literal["5x5", "double_3x3"] = "5x5"
     # The two auxiliary classifiers after 4a and 4d (Sec. 5), their loss weighted by 0.3 and
     # dropped at inference. The paper found their effect "relatively minor"; off by default.
@@ -64,6 +65,8 @@ class GoogLeNetConfig(BaseConfig):
         if not 0 <= self.dropout < 1:
             problems.append(f"dropout must be in [0, 1) (got {self.dropout})")
         if self.optimizer == "none":
-            problems.append("GoogLeNet is trained by backprop: optimizer must be sgd, adam or adamw")
+            problems.append(
+                "GoogLeNet is trained by backprop: optimizer must be sgd, adam or adamw"
+            )
         if problems:
             raise ConfigError(f"invalid {type(self).__name__}: " + "; ".join(problems))

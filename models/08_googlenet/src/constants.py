@@ -8,9 +8,7 @@ ORIGINAL_AUTHOR = (
     "Christian Szegedy, Wei Liu, Yangqing Jia, Pierre Sermanet, Scott Reed, Dragomir Anguelov, "
     "Dumitru Erhan, Vincent Vanhoucke, Andrew Rabinovich"
 )
-PAPER = (
-    "C. Szegedy et al., 'Going Deeper with Convolutions', arXiv:1409.4842, 2014 (CVPR 2015)"
-)
+PAPER = "C. Szegedy et al., 'Going Deeper with Convolutions', arXiv:1409.4842, 2014 (CVPR 2015)"
 
 MODEL_DIR = Path(__file__).resolve().parents[1]
 EXPERIMENTS_FILE = MODEL_DIR / "src" / "experiments.yaml"

@@ -21,11 +21,12 @@ What is implemented:
 
 Deliberately left out or changed:
 - The stem for 32-pixel images: 3x3 conv, one max-pool (32 -> 16), 1x1 conv, 3x3 conv, in
-  place of the 7x7/2 conv, max-pool, 1x1 conv, 3x3 conv, max-pool that bring 224 down to 28. The modules then work on
-  16, 8 and 4 pixel maps (the paper: 28, 14 and 7). Widths are a quarter of the paper's.
+  place of the 7x7/2 conv, max-pool, 1x1 conv, 3x3 conv, max-pool that bring 224 down to 28.
+  The modules then work on 16, 8 and 4 pixel maps (the paper: 28, 14 and 7). Widths are a
+  quarter of the paper's.
 - Local response normalisation in the stem is left out; batch normalisation (Inception-v2,
   Ioffe & Szegedy 2015) is an option, on by default (config.py says why).
-- The "two 3x3 instead of 5x5" branch of Inception-v2 is an option (config.five_by_five).
+- The "two 3x3 instead of 5x5" branch of BN-Inception is an option (config.five_by_five).
 - Polyak averaging, the photometric distortions, multi-crop testing and the 7-model ensemble
   of the ILSVRC entry: competition machinery, not the architecture.
 
@@ -63,7 +64,9 @@ def conv_relu(
 ) -> nn.Sequential:
     """A kxk convolution with "same" padding, optional BN, then ReLU (every conv of the paper)."""
     layers: list[nn.Module] = [
-        nn.Conv2d(in_channels, out_channels, kernel_size, padding=kernel_size // 2, bias=not batch_norm)
+        nn.Conv2d(
+            in_channels, out_channels, kernel_size, padding=kernel_size // 2, bias=not batch_norm
+        )
     ]
     if batch_norm:
         layers.append(nn.BatchNorm2d(out_channels))
@@ -111,7 +114,10 @@ class Inception(nn.Module):
         if five_by_five == "5x5":
             wide = [conv_relu(n5x5_reduce, n5x5, 5, batch_norm)]
         else:
-            wide = [conv_relu(n5x5_reduce, n5x5, 3, batch_norm), conv_relu(n5x5, n5x5, 3, batch_norm)]
+            wide = [
+                conv_relu(n5x5_reduce, n5x5, 3, batch_norm),
+                conv_relu(n5x5, n5x5, 3, batch_norm),
+            ]
         self.branch3 = nn.Sequential(
             *([conv_relu(in_channels, n5x5_reduce, 1, batch_norm)] if reduce else []), *wide
         )

@@ -32,9 +32,7 @@ def stage_outputs(model: ResNet, image: torch.Tensor) -> dict[str, torch.Tensor]
     return outputs
 
 
-def visualize(
-    model: ResNet, splits: DatasetSplits, vis_dir: Path, prefix: str
-) -> dict[str, Path]:
+def visualize(model: ResNet, splits: DatasetSplits, vis_dir: Path, prefix: str) -> dict[str, Path]:
     """The ModelSpec hook: stem filters, and the feature maps of the first test image."""
     figures = {
         "filters": plotting.plot_conv_filters(

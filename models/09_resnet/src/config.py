@@ -43,14 +43,20 @@ class ResNetConfig(BaseConfig):
         super().validate()
         problems = []
         if self.depth < 8 or (self.depth - 2) % 6 != 0:
-            problems.append(f"depth must be 6n + 2 with n >= 1: 8, 14, 20, 32, 56 (got {self.depth})")
+            problems.append(
+                f"depth must be 6n + 2 with n >= 1: 8, 14, 20, 32, 56 (got {self.depth})"
+            )
         if any(w < 1 for w in self.widths):
             problems.append(f"widths must all be >= 1 (got {self.widths})")
         if self.shortcut == "A" and list(self.widths) != sorted(self.widths):
-            problems.append(f"shortcut A zero-pads channels: widths must not shrink ({self.widths})")
+            problems.append(
+                f"shortcut A zero-pads channels: widths must not shrink ({self.widths})"
+            )
         if self.crop_padding < 0:
             problems.append(f"crop_padding must be >= 0 (got {self.crop_padding})")
         if self.optimizer == "none":
-            problems.append("the ResNet is trained by backprop: optimizer must be sgd, adam or adamw")
+            problems.append(
+                "the ResNet is trained by backprop: optimizer must be sgd, adam or adamw"
+            )
         if problems:
             raise ConfigError(f"invalid {type(self).__name__}: " + "; ".join(problems))

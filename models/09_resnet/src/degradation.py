@@ -1,4 +1,4 @@
-"""The degradation experiment (Sec. 4.2, Fig. 6): deeper plain nets train worse; residual nets do not.
+"""The degradation experiment (Sec. 4.2, Fig. 6): deeper plain nets train worse, residual ones not.
 
     python src/degradation.py                                 # plain/residual 8 and 32, CIFAR-10
     python src/degradation.py --depths 20 56 --train-samples 5000 --epochs 8
@@ -45,21 +45,30 @@ logger = logging.getLogger(__name__)
 
 
 def subsample(
-    splits: DatasetSplits, train_samples: int, val_samples: int, seed: int
+    splits: DatasetSplits,
+    train_samples: int,
+    val_samples: int,
+    test_samples: int | None,
+    seed: int,
 ) -> DatasetSplits:
-    """A seeded random subset of the training and validation splits; the test split is kept.
+    """Seeded random subsets of the splits; test_samples None keeps the whole test split.
 
     Random rather than the first N: the CIFAR-10 JPEG copy stores its images sorted by class.
     """
     gen = torch.Generator().manual_seed(seed)
     train = torch.randperm(len(splits.y_train), generator=gen)[:train_samples]
     val = torch.randperm(len(splits.y_val), generator=gen)[:val_samples]
+    test = torch.arange(len(splits.y_test))
+    if test_samples is not None:
+        test = torch.randperm(len(splits.y_test), generator=gen)[:test_samples]
     return dataclasses.replace(
         splits,
         x_train=splits.x_train[train],
         y_train=splits.y_train[train],
         x_val=splits.x_val[val],
         y_val=splits.y_val[val],
+        x_test=splits.x_test[test],
+        y_test=splits.y_test[test],
     )
 
 
@@ -129,6 +138,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--train-samples", type=int, default=10_000, help="random training subset")
     p.add_argument("--val-samples", type=int, default=2_000, help="random validation subset")
+    p.add_argument("--test-samples", type=int, help="random test subset (default: all)")
     p.add_argument("--experiment", default="degradation", help="base experiment")
     p.add_argument("--name", default="degradation", help="file name of the JSON and the plot")
     p.add_argument("--epochs", help="override the epochs of the base experiment")
@@ -148,7 +158,11 @@ def run(args: argparse.Namespace) -> int:
     base = apply_overrides(base, cli_overrides(args))
     device = select_device(base.device)
     splits = subsample(
-        load_data(base, args.data_dir), args.train_samples, args.val_samples, base.seed
+        load_data(base, args.data_dir),
+        args.train_samples,
+        args.val_samples,
+        args.test_samples,
+        base.seed,
     )
     result: dict[str, Any] = {
         "dataset": splits.name,
@@ -156,13 +170,19 @@ def run(args: argparse.Namespace) -> int:
         "val_samples": len(splits.y_val),
         "test_samples": len(splits.y_test),
         "epochs": base.epochs,
-        "config": {k: v for k, v in dataclasses.asdict(base).items() if k not in ("depth", "residual")},
+        "config": {
+            k: v for k, v in dataclasses.asdict(base).items() if k not in ("depth", "residual")
+        },
         "runs": [],
     }
     for residual in (variant == "residual" for variant in args.variants):
         for depth in args.depths:
             config = apply_overrides(base, {"depth": depth, "residual": residual})
-            run_result = {"depth": depth, "residual": residual, **train_on_budget(config, splits, device)}
+            run_result = {
+                "depth": depth,
+                "residual": residual,
+                **train_on_budget(config, splits, device),
+            }
             logger.info(
                 "%s-%d | %d params | final train_error %.4f | val_error %.4f | test_error %.4f "
                 "| %.0f s",

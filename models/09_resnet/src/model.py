@@ -245,7 +245,9 @@ class ResNet(nn.Module):
 
 def create_model(config: ResNetConfig, splits: DatasetSplits) -> ResNet:
     """Build the residual or plain network for a config and an image data set."""
-    assert len(splits.input_shape) == 3, f"the ResNet needs images (C, H, W), not {splits.input_shape}"
+    assert (
+        len(splits.input_shape) == 3
+    ), f"the ResNet needs images (C, H, W), not {splits.input_shape}"
     return ResNet(
         depth=config.depth,
         in_channels=splits.input_shape[0],

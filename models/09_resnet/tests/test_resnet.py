@@ -237,6 +237,8 @@ def test_train_evaluate_and_degradation_from_the_command_line(tmp_path):
         "64",
         "--val-samples",
         "32",
+        "--test-samples",
+        "200",
         "--epochs",
         "2",
         "--set",

@@ -1,0 +1,51 @@
+"""Configuration of the Hopfield network: storage, binarisation and recall, with their reasons."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from utils.config import BaseConfig
+from utils.exceptions import ConfigError
+
+
+@dataclass
+class HopfieldConfig(BaseConfig):
+    # Hebbian storage is a single pass over the stream. A second epoch would find every class
+    # already stored and change nothing, so "epochs" is fixed at 1.
+    epochs: int = 1
+    # Images handed to the storage rule at once; only the first of each new class is kept.
+    batch_size: int = 1000
+    # No step size: W = (1/N) sum xi xi^T, and any other scale changes no sign. Kept at 1.
+    lr: float = 1.0
+    optimizer: Literal["sgd", "adam", "adamw", "none"] = "none"
+    # Memories stored, one per class, the first image of each class in the shuffled stream.
+    # Random patterns fit about 0.138 N; binarised digits, which share most of their pixels
+    # (the background), fit 2 (README, capacity).
+    num_patterns: int = 2
+    # A pixel above it is +1 (ink), else -1. 0.5 on the [0, 1] scale of MNIST.
+    threshold: float = 0.5
+    # Sweeps over all neurons before recall gives up; fixed points come within a few.
+    max_sweeps: int = 50
+    # Binary pixels need no standardisation, and the threshold is on the raw scale.
+    standardize: bool = False
+    # Probing runs the dynamics from every validation image: 5% of MNIST is 3000 probes.
+    val_fraction: float = 0.05
+
+    def validate(self) -> None:
+        super().validate()
+        problems = []
+        if self.optimizer != "none":
+            problems.append("Hebbian storage is not gradient descent: optimizer must be 'none'")
+        if self.epochs != 1:
+            problems.append(
+                f"storage is one pass over the data: epochs must be 1 (got {self.epochs})"
+            )
+        if self.lr != 1.0:
+            problems.append(f"Hebbian storage has no learning rate: leave lr at 1 (got {self.lr})")
+        if self.num_patterns < 1:
+            problems.append(f"num_patterns must be >= 1 (got {self.num_patterns})")
+        if self.max_sweeps < 1:
+            problems.append(f"max_sweeps must be >= 1 (got {self.max_sweeps})")
+        if problems:
+            raise ConfigError(f"invalid {type(self).__name__}: " + "; ".join(problems))

@@ -1,0 +1,121 @@
+"""Store patterns in a Hopfield network through the shared engine.
+
+    python src/train.py --experiment mnist --data-dir /path/to/datasets --visualize
+    python src/train.py --experiment mnist-overload --data-dir /path/to/datasets --visualize
+    python src/train.py --experiment digits --visualize
+
+Storage is HopfieldNetwork.train_step in model.py, called by engine/trainer.py for one epoch;
+validation probes the network with the held-out images. With --visualize the model's own plots
+are drawn (see visualize below); capacity and spurious states: src/capacity.py.
+"""
+
+import logging
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import plots
+from config import HopfieldConfig
+from constants import EXPERIMENTS_FILE, MODEL_DIR, MODEL_NAME
+from model import (
+    HopfieldNetwork,
+    create_criterion,
+    create_model,
+    recall,
+    recall_from_cues,
+)
+
+from data_utils import DatasetSplits
+from engine.workflow import ModelSpec, train_main
+
+logger = logging.getLogger(__name__)
+
+# The corruptions of the recall figure: flip 20% or 40% of the pixels, or blank the bottom half.
+CUES = (("flip", 0.2), ("flip", 0.4), ("mask", 0.5))
+COPIES = 50  # corrupted cues per memory and corruption behind each reported rate
+
+
+def image_shape_of(splits: DatasetSplits) -> tuple[int, int] | None:
+    """(H, W) of the inputs: from (1, H, W) images, or a square vector; None otherwise."""
+    shape = splits.input_shape
+    if len(shape) == 3 and shape[0] == 1:
+        return shape[1], shape[2]
+    side = math.isqrt(splits.num_features)
+    return (side, side) if side * side == splits.num_features else None
+
+
+def visualize(
+    model: HopfieldNetwork, splits: DatasetSplits, vis_dir: Path, prefix: str
+) -> dict[str, Path]:
+    """Recall of every memory from corrupted cues (grid and rates), the energy, the weights."""
+    image_shape = image_shape_of(splits)
+    if model.num_stored == 0 or image_shape is None:
+        return {}
+    rng = np.random.default_rng(model.seed)
+    memories, labels = model.stored()
+    columns, captions, titles = [memories], [["stored"] * len(memories)], ["stored memory"]
+    for kind, fraction in CUES:
+        run = recall_from_cues(model, kind, fraction, COPIES, rng, image_shape)
+        exact = run["overlap"] == 1.0
+        name = f"{kind} {fraction:.0%}"
+        logger.info(
+            "recall from %s cues: %d of %d exact (%.3f), mean overlap %.3f",
+            name,
+            exact.sum(),
+            len(exact),
+            exact.mean(),
+            run["overlap"].mean(),
+        )
+        first = np.arange(len(memories)) * COPIES  # the first cue of each memory
+        columns += [run["cues"][first], run["final"][first]]
+        captions += [
+            [""] * len(memories),
+            [f"m = {m:.2f}" for m in run["overlap"][first]],
+        ]
+        titles += [f"cue: {name}", f"recall ({exact.mean():.0%} exact)"]
+    grid = np.stack(columns, axis=1)  # (P, columns, N)
+    figures = {
+        "recall": plots.plot_pattern_grid(
+            grid,
+            image_shape,
+            vis_dir / f"{prefix}_recall.png",
+            col_titles=titles,
+            row_titles=[f"class {splits.class_names[c]}" for c in labels],
+            cell_titles=[list(row) for row in zip(*captions)],
+            title=f"{len(memories)} memories of {splits.name}: cue and recall "
+            f"(rates over {COPIES} cues per memory)",
+        )
+    }
+    traces: dict[str, np.ndarray] = {}
+    for kind, fraction in CUES:
+        trace: list[np.ndarray] = []
+        cues = recall_from_cues(model, kind, fraction, 1, rng, image_shape)["cues"]  # (P, N)
+        recall(model.weight, cues, rng, model.max_sweeps, trace=trace)
+        traces[f"cue: {kind} {fraction:.0%} ({len(cues)} recalls)"] = np.stack(trace)
+    figures["energy"] = plots.plot_energy_traces(
+        traces, vis_dir / f"{prefix}_energy.png", model.weight.shape[0]
+    )
+    figures["weights"] = plots.plot_weight_matrix(
+        model.weight, vis_dir / f"{prefix}_weights.png", title=f"Hebbian weights, {splits.name}"
+    )
+    return figures
+
+
+SPEC = ModelSpec(
+    name=MODEL_NAME,
+    model_dir=MODEL_DIR,
+    config_cls=HopfieldConfig,
+    experiments_file=EXPERIMENTS_FILE,
+    create_model=create_model,
+    create_criterion=create_criterion,
+    visualize=visualize,
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return train_main(SPEC, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,22 @@
+"""Evaluate a trained AlexNet on the test split its experiment defines.
+
+    python src/evaluate.py --checkpoint best --experiment fashion_mnist --json
+    python src/evaluate.py --checkpoint outputs/models/fashion_mnist/<run>_final.pt --visualize
+
+The test split is rebuilt from the seed and fractions stored in the checkpoint, so it is exactly
+the split that training held out (Fashion-MNIST: the canonical 10,000 test images).
+"""
+
+import sys
+
+from train import SPEC
+
+from engine.workflow import evaluate_main
+
+
+def main(argv: list[str] | None = None) -> int:
+    return evaluate_main(SPEC, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,218 @@
+"""AlexNet: its hand-written LRN against PyTorch, its ideas as switches, and the command line."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from data_utils import create_data_loaders, load_dataset
+from engine.trainer import Trainer
+from engine.workflow import build_optimizer
+from utils import count_flops, count_parameters
+from utils.config import load_config
+from utils.exceptions import ConfigError
+from utils.modules import load_model_modules
+from utils.seed import set_random_seed
+from utils.testing import copy_model, run_script
+
+MODEL_DIR = Path(__file__).resolve().parents[1]
+mods = load_model_modules(MODEL_DIR)
+model_lib = mods.model
+ONE_THREAD = {"OMP_NUM_THREADS": "1"}
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny tensors: one thread avoids waiting on a busy second core."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def make_config(experiment: str = "smoke", **changes):
+    return load_config(mods.config.AlexNetConfig, mods.constants.EXPERIMENTS_FILE, experiment, changes)
+
+
+def make_model(config, in_channels: int = 1, num_classes: int = 10):
+    set_random_seed(0)
+    c = torch.zeros(in_channels)
+    return model_lib.AlexNet(config, in_channels, num_classes, c, c + 1.0)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    """The smoke experiment's real data: 8x8 scikit-learn digits, standardised, flat (64,)."""
+    config = make_config()
+    return config, load_dataset(config.dataset, seed=config.seed, standardize=config.standardize)
+
+
+# -------------------------------------------------------------------- LRN against PyTorch
+
+
+@pytest.mark.parametrize("size", [5, 4, 3, 1])
+def test_local_response_norm_matches_torch(size):
+    torch.manual_seed(size)
+    a = (torch.randn(2, 9, 6, 6) * 30).relu().requires_grad_()  # large: the denominator matters
+    ours = model_lib.LocalResponseNorm(size=size, k=2.0, alpha=1e-4, beta=0.75)
+    # PyTorch divides alpha by n: the paper's alpha = 1e-4 is torch's alpha = n * 1e-4.
+    ref = torch.nn.LocalResponseNorm(size=size, alpha=size * 1e-4, beta=0.75, k=2.0)
+    out, expected = ours(a), ref(a)
+    torch.testing.assert_close(out, expected)
+    assert (out - a).abs().max() > 0.1, "the test input must be large enough to be normalised"
+    grad = torch.randn_like(out)
+    torch.testing.assert_close(
+        torch.autograd.grad(out, a, grad)[0], torch.autograd.grad(expected, a, grad)[0]
+    )
+
+
+def test_local_response_norm_is_the_papers_formula_at_one_position():
+    a = torch.arange(1.0, 8.0).view(1, 7, 1, 1) * 10  # channels 10, 20, ..., 70
+    out = model_lib.LocalResponseNorm(size=5, k=2.0, alpha=1e-4, beta=0.75)(a)
+    window = a[0, 1:6, 0, 0]  # channel 3's neighbours 1..5 (i - 2 .. i + 2)
+    expected = a[0, 3, 0, 0] / (2.0 + 1e-4 * (window**2).sum()) ** 0.75
+    torch.testing.assert_close(out[0, 3, 0, 0], expected)
+    edge = a[0, 0:3, 0, 0]  # channel 0: the window is clipped to 0..2
+    torch.testing.assert_close(out[0, 0, 0, 0], a[0, 0, 0, 0] / (2.0 + 1e-4 * (edge**2).sum()) ** 0.75)
+
+
+# --------------------------------------------------------------------- the architecture
+
+
+@pytest.mark.parametrize("size, sides", [(28, (13, 6, 2)), (32, (15, 7, 3))])
+def test_overlapping_pooling_shapes(size, sides):
+    config = make_config("fashion_mnist", image_size=size)
+    maps = make_model(config).eval().features(torch.rand(2, 1, size, size))
+    assert maps["conv1"].shape == (2, 16, size, size)
+    assert [maps[k].shape[-1] for k in ("pool1", "pool2", "pool5")] == list(sides)
+    assert maps["fc8"].shape == (2, 10)
+
+
+def test_parameter_and_flop_counts_of_the_fashion_network():
+    model = make_model(make_config("fashion_mnist"))
+    # conv1 416, conv2 19,248, conv3 27,712, conv4 36,928, conv5 27,696, fc6 (48*2*2 -> 256)
+    # 49,408, fc7 65,792, fc8 2,570
+    assert count_parameters(model) == 229_770
+    # multiply-adds: conv1 28*28*16*25, conv2 13*13*48*16*25, conv3 6*6*64*48*9,
+    # conv4 6*6*64*64*9, conv5 6*6*48*64*9, fc6 192*256, fc7 256*256, fc8 256*10
+    macs = 313_600 + 3_244_800 + 995_328 + 1_327_104 + 995_328 + 49_152 + 65_536 + 2_560
+    assert count_flops(model, (1, 28, 28)) == 2 * macs
+
+
+def test_relu_and_tanh_switch_the_non_linearity():
+    x = torch.rand(4, 1, 28, 28)
+    relu = make_model(make_config("fashion_mnist")).eval().features(x)["conv3"]
+    tanh = make_model(make_config("fashion_mnist", activation="tanh")).eval().features(x)["conv3"]
+    assert relu.min() == 0.0 and relu.max() > 0
+    assert tanh.min() < 0 and tanh.abs().max() < 1
+
+
+def test_dropout_and_augmentation_act_only_in_training():
+    x = torch.rand(8, 1, 28, 28)
+    model = make_model(make_config("fashion_mnist"))
+    model.eval()
+    torch.testing.assert_close(model(x), model(x))
+    model.train()
+    assert not torch.allclose(model(x), model(x)), "dropout and augmentation are random"
+    plain = make_model(make_config("fashion_mnist", dropout=0.0, augment=False))
+    torch.testing.assert_close(plain.train()(x), plain.eval()(x))
+
+
+def test_augmentation_shifts_and_mirrors_each_image():
+    x = torch.rand(6, 1, 10, 10)
+    augment = model_lib.Augment(padding=2).train()
+    torch.manual_seed(0)
+    out = augment(x)
+    torch.manual_seed(0)
+    torch.testing.assert_close(augment(x), out)  # the global seed fixes the draw
+    padded = F.pad(x, (2, 2, 2, 2))  # (6, 1, 14, 14)
+    for i in range(len(x)):
+        windows = [
+            padded[i, :, dy : dy + 10, dx : dx + 10] for dy in range(5) for dx in range(5)
+        ]
+        candidates = windows + [w.flip(-1) for w in windows]
+        assert any(torch.equal(out[i], c) for c in candidates), "not a shift or mirror of x"
+    assert torch.equal(augment.eval()(x), x)
+
+
+def test_pixel_statistics_come_from_the_training_images(digits):
+    config, splits = digits
+    model = model_lib.create_model(config, splits)
+    images = model_lib.as_images(splits.x_train, config.image_size)
+    normalised = (images - model.pixel_mean) / model.pixel_std
+    assert normalised.mean().abs() < 1e-3 and (normalised.std() - 1).abs() < 1e-2
+
+
+def test_forward_is_finite_and_loss_falls_on_a_fixed_batch(digits):
+    config, splits = digits
+    set_random_seed(config.seed)
+    model = model_lib.create_model(config, splits)
+    x, y = next(iter(create_data_loaders(splits, 32, seed=config.seed)[0]))
+    scores = model.eval()(x)
+    assert scores.shape == (32, 10) and torch.isfinite(scores).all()
+    trainer = Trainer(
+        model, build_optimizer(config, model), F.cross_entropy, torch.device("cpu"), config
+    )
+    loss_before = trainer.evaluator.evaluate([(x, y)])["loss"]
+    for _ in range(30):
+        model.train()
+        trainer.training_step([(x, y)], audit=False)
+    assert trainer.evaluator.evaluate([(x, y)])["loss"] < 0.9 * loss_before
+
+
+@pytest.mark.parametrize(
+    "changes, word",
+    [
+        ({"widths": "8,8"}, "widths"),
+        ({"dropout": 1.0}, "dropout"),
+        ({"image_size": 8}, "image_size"),
+        ({"activation": "sigmoid"}, "activation"),
+    ],
+)
+def test_bad_configs_are_refused(changes, word):
+    with pytest.raises(ConfigError, match=word):
+        make_config(**changes)
+
+
+# ------------------------------------------------------------------- as a user runs it
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """One smoke run of train.py with plots, in a copy of the model folder."""
+    folder = copy_model(MODEL_DIR, tmp_path_factory.mktemp("alexnet"))
+    args = ("--experiment", "smoke", "--visualize", "--no-wandb")
+    result = run_script(folder, "train.py", *args, env=ONE_THREAD)
+    assert result.returncode == 0, result.stderr
+    return folder
+
+
+def test_train_writes_checkpoint_and_the_models_own_plots(trained):
+    outputs = trained / "outputs"
+    assert list((outputs / "models" / "smoke").glob("*_final.pt"))
+    names = {p.name for p in (outputs / "visualizations").glob("*.png")}
+    assert {"smoke_train_curves.png", "smoke_train_conv1_filters.png"} <= names
+    assert {"smoke_train_conv1_maps.png", "smoke_train_conv2_maps.png"} <= names
+
+
+def test_evaluate_reports_test_metrics_as_json(trained):
+    args = ("--checkpoint", "latest", "--experiment", "smoke", "--json")
+    result = run_script(trained, "evaluate.py", *args, env=ONE_THREAD)
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads(result.stdout.strip().splitlines()[-1])
+    assert metrics["model"] == "alexnet" and metrics["num_samples"] == 270
+    assert 0.0 <= metrics["accuracy"] <= 1.0 and metrics["loss"] > 0
+
+
+def test_ablations_write_json_and_plot(trained, tmp_path):
+    args = ("--experiment", "smoke", "--train-size", "200", "--epochs", "2", "--target", "0.15")
+    result = run_script(trained, "ablations.py", *args, "--out-dir", str(tmp_path), env=ONE_THREAD)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert set(summary) == {"relu", "tanh", "relu_no_dropout"}
+    assert summary["tanh"]["activation"] == "tanh" and summary["relu_no_dropout"]["dropout"] == 0
+    saved = json.loads((tmp_path / "smoke_ablations.json").read_text())
+    assert saved["train_size"] == 200 and len(saved["variants"]["relu"]["curves"]["test"]) == 2
+    assert (tmp_path / "smoke_ablations.png").stat().st_size > 0

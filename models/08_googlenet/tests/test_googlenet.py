@@ -1,0 +1,233 @@
+"""GoogLeNet's known outcomes: Inception's channels, what 1x1 reductions save, the aux heads."""
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from data_utils import DatasetSplits
+from data_utils.transforms import to_float
+from utils.config import load_config
+from utils.exceptions import ConfigError
+from utils.model_stats import count_flops, count_parameters
+from utils.modules import load_model_modules
+from utils.testing import copy_model, run_script
+
+MODEL_DIR = Path(__file__).resolve().parents[1]
+mods = load_model_modules(MODEL_DIR)
+GoogLeNet, Inception = mods.model.GoogLeNet, mods.model.Inception
+TABLE_1 = mods.config.INCEPTION_MODULES
+needs_data = pytest.mark.skipif(
+    not os.environ.get("AIFS_DATA_DIR"),
+    reason="the command-line tests train on Fashion-MNIST: set AIFS_DATA_DIR to its folder",
+)
+
+
+def make_net(channels: int = 3, width: float = 0.125, **options) -> GoogLeNet:
+    torch.manual_seed(0)
+    return GoogLeNet(channels, 10, torch.zeros(channels), width_multiplier=width, **options)
+
+
+# ------------------------------------------------------------------------- the Inception module
+
+
+@pytest.mark.parametrize("name", ["3a", "4e", "5b"])
+@pytest.mark.parametrize("five_by_five", ["5x5", "double_3x3"])
+def test_inception_outputs_the_sum_of_its_branches_at_the_same_size(name, five_by_five):
+    widths = mods.model.scale(TABLE_1[name], 0.25)
+    module = Inception(40, widths, five_by_five=five_by_five)
+    x = torch.rand(2, 40, 8, 8)
+    branches = [module.branch1(x), module.branch2(x), module.branch3(x), module.branch4(x)]
+    assert [b.shape[1] for b in branches] == [widths[0], widths[2], widths[4], widths[5]]
+    assert all(b.shape[-2:] == (8, 8) for b in branches)
+    out = module(x)
+    assert out.shape == (2, sum(b.shape[1] for b in branches), 8, 8)
+    assert out.shape[1] == module.out_channels
+    torch.testing.assert_close(out, torch.cat(branches, dim=1))
+
+
+def test_module_outputs_follow_table_1_at_full_width():
+    """Table 1's output depths: 256, 480, 512, 512, 512, 528, 832, 832, 1024."""
+    expected = [256, 480, 512, 512, 512, 528, 832, 832, 1024]
+    net = make_net(width=1.0)
+    assert [m.out_channels for m in net.inception.values()] == expected
+    assert net.fc.in_features == 1024
+
+
+def test_one_by_one_reductions_cut_weights_and_flops_several_times():
+    """Module 4e on 832 input channels: without the 1x1 reductions its 3x3 and 5x5 filters see
+    every input channel (Fig. 2a); with them (Fig. 2b) the module is far cheaper."""
+    widths = TABLE_1["4e"]
+    reduced, naive = Inception(832, widths), Inception(832, widths, reduce=False)
+    assert reduced.out_channels == naive.out_channels == 832
+    shape = (832, 7, 7)
+    assert count_parameters(naive) > 4 * count_parameters(reduced)
+    assert count_flops(naive, shape) > 4 * count_flops(reduced, shape)
+
+
+@pytest.mark.parametrize("five_by_five", ["5x5", "double_3x3"])
+def test_third_branch_sees_a_5x5_window_either_way(five_by_five):
+    """The gradient of one output pixel of branch 3 reaches exactly a 5x5 patch of the input."""
+    torch.manual_seed(0)
+    branch = Inception(4, (2, 2, 2, 2, 2, 2), batch_norm=False, five_by_five=five_by_five).branch3
+    for conv in (m for m in branch.modules() if isinstance(m, torch.nn.Conv2d)):
+        torch.nn.init.constant_(conv.weight, 0.1)
+        torch.nn.init.constant_(conv.bias, 1.0)  # keeps every ReLU open
+    x = torch.rand(1, 4, 11, 11, requires_grad=True)
+    branch(x)[0, 0, 5, 5].backward()
+    rows, cols = torch.nonzero(x.grad[0].abs().sum(dim=0), as_tuple=True)
+    assert (int(rows.max() - rows.min()) + 1, int(cols.max() - cols.min()) + 1) == (5, 5)
+
+
+# ------------------------------------------------------------------------------ the network
+
+
+@pytest.mark.parametrize("channels, side", [(3, 32), (1, 28)])
+@pytest.mark.parametrize("aux", [True, False])
+def test_forward_gives_finite_scores_and_aux_logits_only_in_training(channels, side, aux):
+    net = make_net(channels, aux_classifiers=aux)
+    x = torch.rand(3, channels, side, side)
+    net.train()
+    out = net(x)
+    assert out.shape == (3, 10) and torch.isfinite(out).all()
+    aux_logits = getattr(out, "aux_logits", [])
+    assert len(aux_logits) == (2 if aux else 0)
+    assert all(a.shape == (3, 10) and torch.isfinite(a).all() for a in aux_logits)
+    net.eval()
+    out = net(x)
+    assert out.shape == (3, 10) and not hasattr(out, "aux_logits")
+
+
+def test_loss_adds_the_weighted_aux_losses_and_every_head_gets_gradients():
+    net = make_net(aux_classifiers=True).train()
+    x, y = torch.rand(4, 3, 32, 32), torch.tensor([0, 1, 2, 3])
+    scores = net(x)
+    loss = mods.model.googlenet_loss(scores, y, aux_weight=0.3)
+    expected = F.cross_entropy(scores, y) + 0.3 * sum(
+        F.cross_entropy(a, y) for a in scores.aux_logits
+    )
+    torch.testing.assert_close(loss, expected)
+    loss.backward()
+    for name, head in net.aux.items():
+        assert head.classifier.weight.grad.abs().sum() > 0, f"aux head {name} got no gradient"
+    plain = torch.randn(4, 10)
+    torch.testing.assert_close(mods.model.googlenet_loss(plain, y), F.cross_entropy(plain, y))
+
+
+def test_aux_heads_do_not_change_inference_or_its_flops():
+    with_aux, without = make_net(aux_classifiers=True), make_net(aux_classifiers=False)
+    assert count_parameters(with_aux) > count_parameters(without)
+    assert count_flops(with_aux, (3, 32, 32)) == count_flops(without, (3, 32, 32))
+
+
+# ------------------------------------------------------------------------------ training
+
+
+def tiny_splits(n: int = 32, channels: int = 1, side: int = 28) -> DatasetSplits:
+    """Dark noise images with a bright patch whose place is the class (uint8, like the loaders)."""
+    gen = torch.Generator().manual_seed(0)
+    y = torch.arange(n) % 10
+    x = torch.randint(0, 64, (n, channels, side, side), dtype=torch.uint8, generator=gen)
+    for i, label in enumerate(y.tolist()):
+        row, col = divmod(label, 5)
+        x[i, :, 4 + 10 * row : 10 + 10 * row, 1 + 5 * col : 5 + 5 * col] = 255
+    names = [str(k) for k in range(10)]
+    return DatasetSplits("tiny", x, y, x[:8], y[:8], x[:8], y[:8], 10, names, to_float)
+
+
+@pytest.mark.parametrize("aux", [True, False])
+def test_loss_falls_on_a_fixed_batch(aux):
+    config = load_config(
+        mods.config.GoogLeNetConfig,
+        mods.constants.EXPERIMENTS_FILE,
+        "smoke",
+        {"aux_classifiers": aux, "dropout": 0.0},
+    )
+    splits = tiny_splits(n=20)
+    torch.manual_seed(0)
+    net = mods.model.create_model(config, splits)
+    criterion = mods.model.create_criterion(config)
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.02, momentum=0.9)
+    x, y = to_float(splits.x_train), splits.y_train
+    losses = []
+    for _ in range(25):
+        optimizer.zero_grad()
+        loss = criterion(net(x), y)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert all(torch.isfinite(torch.tensor(losses)))
+    assert losses[-1] < 0.5 * losses[0]
+
+
+@pytest.mark.parametrize(
+    "changes, words",
+    [
+        ({"five_by_five": "7x7"}, ["five_by_five", "double_3x3"]),
+        ({"width_multiplier": -1.0}, ["width_multiplier"]),
+        ({"aux_weight": -0.3}, ["aux_weight"]),
+        ({"optimizer": "none"}, ["optimizer", "backprop"]),
+    ],
+)
+def test_bad_config_values_are_config_errors(changes, words):
+    with pytest.raises(ConfigError) as err:
+        load_config(mods.config.GoogLeNetConfig, mods.constants.EXPERIMENTS_FILE, "smoke", changes)
+    for word in words:
+        assert word in str(err.value)
+
+
+def test_wrong_channels_are_refused_with_a_message():
+    with pytest.raises(AssertionError, match="another data set"):
+        make_net(1)(torch.zeros(2, 3, 32, 32))
+
+
+# ------------------------------------------------------------------- as a user runs it
+
+
+@needs_data
+def test_train_evaluate_and_compare_from_the_command_line(tmp_path):
+    folder = copy_model(MODEL_DIR, tmp_path)
+    # compare.py finds VGG next to this folder, as in the repository
+    vgg = copy_model(mods.constants.VGG_DIR, tmp_path)
+    assert vgg.parent == folder.parent
+    result = run_script(folder, "train.py", "--experiment", "smoke", "--no-wandb", "--visualize")
+    assert result.returncode == 0, result.stderr
+    assert list((folder / "outputs" / "models" / "smoke").glob("*_final.pt"))
+    names = {p.name for p in (folder / "outputs" / "visualizations").glob("*.png")}
+    assert {"smoke_train_filters.png", "smoke_train_features_inception5b.png"} <= names
+
+    result = run_script(
+        folder, "evaluate.py", "--checkpoint", "latest", "--experiment", "smoke", "--json"
+    )
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads(result.stdout.strip().splitlines()[-1])
+    assert metrics["model"] == "googlenet" and metrics["num_samples"] == 10_000
+
+    result = run_script(
+        folder,
+        "compare.py",
+        "--experiment",
+        "smoke",
+        "--vgg-configurations",
+        "A",
+        "--train-samples",
+        "64",
+        "--val-samples",
+        "32",
+        "--test-samples",
+        "200",
+        "--epochs",
+        "1",
+        "--set",
+        "max_steps=none",
+        "--json",
+    )
+    assert result.returncode == 0, result.stderr
+    comparison = json.loads(result.stdout.strip().splitlines()[-1])
+    assert [r["network"] for r in comparison["runs"]] == ["GoogLeNet", "VGG-A"]
+    assert all(r["parameters"] > 0 and r["flops"] > 0 for r in comparison["runs"])
+    assert "| GoogLeNet |" in comparison["table"]
+    assert (folder / "outputs" / "visualizations" / "compare.png").is_file()
