@@ -12,8 +12,8 @@ from utils.exceptions import ConfigError
 @dataclass
 class MLPConfig(BaseConfig):
     # Units per hidden layer, input side first; () is a linear softmax classifier. Two layers of
-    # 256 and 128 train in about 2 s per MNIST epoch on 2 CPU cores. The paper's nets were tiny
-    # (XOR: 2-2-1); LeCun et al. 1998 list 300 and 300-100 hidden units for MNIST.
+    # 256 and 128 take 1-2 s per MNIST epoch on one CPU thread (399 batches of 2.5-5 ms). The
+    # paper's nets were tiny (XOR: 2-2-1); LeCun et al. 1998 list 300 and 300-100 for MNIST.
     hidden_sizes: tuple[int, ...] = (256, 128)
     # The paper's units are logistic ("sigmoid"); ReLU (Nair & Hinton 2010) trains deep stacks
     # faster because its derivative does not shrink the backpropagated error.

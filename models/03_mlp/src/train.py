@@ -2,7 +2,7 @@
 
     python src/train.py --experiment xor --visualize
     python src/train.py --experiment fashion_mnist --visualize
-    python src/train.py --experiment mnist --set implementation=numpy optimizer=sgd lr=0.1
+    python src/train.py --experiment mnist_numpy --epochs 5
 
 All arguments: python src/train.py --help (architecture section 10, plus --resume and --set).
 The loop itself is engine/trainer.py; the hand-written backprop is NumpyMLP.train_step in
