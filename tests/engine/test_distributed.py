@@ -110,3 +110,22 @@ def test_torchrun_two_processes_match_one_process(kit, tmp_path, restore_logging
     rows = [json.loads(line) for line in metrics.read_text().splitlines()]
     assert [r["epoch"] for r in rows if "epoch" in r] == [1, 2]
     assert "destroy_process_group" not in result.stderr  # no warning about a leaked group
+
+
+def test_torchrun_refuses_a_numpy_model_with_a_clear_error(kit, tmp_path):
+    folder = copy_model(kit.perceptron_dir, tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
+        + ["src/train.py", "--experiment", "xor", "--no-wandb"],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=kit.subprocess_env(GLOO_SOCKET_IFNAME="lo"),
+    )
+    assert result.returncode != 0
+    assert "ConfigError: Perceptron learns with its own rule" in result.stderr, result.stderr[
+        -3000:
+    ]
+    assert "run it in one process, without torchrun" in result.stderr
+    assert not list((folder / "outputs" / "models").rglob("*.pt"))

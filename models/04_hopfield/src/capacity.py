@@ -20,6 +20,7 @@ Writes outputs/logs/capacity.json and logs every number it reports.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import logging
 import sys
@@ -86,21 +87,25 @@ def attractors(
 ) -> list[dict[str, Any]]:
     """The fixed points reached from each start, most frequent first, each named.
 
-    A state with overlap +1 (-1) with memory k is "memory" ("inverted") k; the majority vote
-    sign(xi_1 + ... + xi_P) of an odd number of memories is the "mixture" (its negation the
-    "inverted mixture"); any other fixed point is "other spurious".
+    A state with overlap +1 (-1) with memory k is "memory" ("inverted") k. For an odd number
+    of memories, a "mixture" is a majority vote sign(+-xi_1 +- ... +- xi_P) of all of them with
+    any signs (Amit, Gutfreund and Sompolinsky's symmetric mixture states; the sign pattern is
+    stored). Any other fixed point is "other spurious".
     """
     final, _ = recall(weight, starts, rng)
     unique, counts = np.unique(final, axis=0, return_counts=True)
-    majority = np.sign(memories.sum(axis=0))  # (N,); zeros (ties) for an even P never match
+    signs = np.array(list(itertools.product([1.0, -1.0], repeat=len(memories))))  # (2^P, P)
+    # (2^P, P) @ (P, N) -> (2^P, N); for an even P the ties are 0 and never match a state
+    mixtures = np.sign(signs @ memories) if len(memories) % 2 else np.zeros((0, 0))
     found = []
     for state, count in sorted(zip(unique, counts), key=lambda pair: -pair[1]):
         m = overlaps(state[None, :], memories)[0]  # (P,)
         k = int(np.argmax(np.abs(m)))
+        match = np.flatnonzero((mixtures == state).all(axis=1)) if mixtures.size else []
         if abs(m[k]) == 1.0:
             kind = "memory" if m[k] > 0 else "inverted"
-        elif np.array_equal(state, majority) or np.array_equal(state, -majority):
-            kind = "mixture" if np.array_equal(state, majority) else "inverted mixture"
+        elif len(match):
+            kind = "mixture " + "".join("+" if e > 0 else "-" for e in signs[match[0]])
         else:
             kind = "other spurious"
         found.append(
@@ -132,7 +137,8 @@ def random_mixture(rng: np.random.Generator) -> dict[str, Any]:
     starts = rng.choice([-1.0, 1.0], size=(STARTS, NUM_NEURONS))
     kinds: dict[str, float] = {}
     for found in attractors(weight, patterns, starts, rng):
-        kinds[found["kind"]] = round(kinds.get(found["kind"], 0.0) + found["share"], 4)
+        kind = found["kind"].split()[0]  # "mixture +-+" -> "mixture"
+        kinds[kind] = round(kinds.get(kind, 0.0) + found["share"], 4)
     return {
         "mixture_bits_changed_by_recall": int(np.sum(final != mixture)),
         "mixture_overlaps": np.round(overlaps(mixture, patterns)[0], 3).tolist(),
@@ -190,6 +196,14 @@ def run(data_dir: str | None = None) -> dict[str, Any]:
     for num_patterns in (2, 3):
         network = stream_memories(config, splits, num_patterns)
         memories, labels = network.stored()
+        settled, _ = recall(network.weight, memories, rng)
+        stable = (settled == memories).all(axis=1)  # (P,): is each memory a fixed point?
+        summary[f"{num_patterns} digits stored"] = {
+            "classes": [splits.class_names[c] for c in labels],
+            "memories_that_are_fixed_points": int(stable.sum()),
+            "memory_energy": np.round(energy(network.weight, memories), 1).tolist(),
+        }
+        logger.info("%d digits stored: %s", num_patterns, summary[f"{num_patterns} digits stored"])
         for start_name, starts in (
             ("random states", rng.choice([-1.0, 1.0], size=(STARTS, NUM_NEURONS))),
             ("test digits", probes),

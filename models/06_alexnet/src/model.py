@@ -32,9 +32,11 @@ What is left out, and why:
 - The PCA colour augmentation (Sec. 4.1, second form): Fashion-MNIST is grayscale.
 - Test-time averaging over ten crops (Sec. 4.1): one centred pass, as evaluate.py does for
   every model here.
-- The paper's initialisation (N(0, 0.01) weights, biases 1 in conv2, conv4, conv5 and fc6-7):
-  not tried here; PyTorch's default (uniform, scaled by the fan-in) starts the ReLU and tanh
-  variants from the same weights.
+- The paper's initialisation (N(0, 0.01) weights, biases 1 in conv2, conv4, conv5 and fc6-7,
+  so that the ReLUs start with positive inputs): tuned for its widths. Here every layer is drawn
+  to keep the variance of its signal for its non-linearity (He et al. 2015: gain sqrt(2) for
+  ReLU, 5/3 for tanh), biases 0. With PyTorch's default, smaller, initialisation the ReLU
+  network did not leave chance level in 3 epochs of SGD on Fashion-MNIST (README).
 - 224x224 inputs, 11x11 stride-4 first kernels and 1000 classes: the scale of ImageNet.
 
 Known outcomes (README, src/ablations.py): ReLU reaches a target accuracy in fewer epochs than
@@ -181,6 +183,11 @@ class AlexNet(nn.Module):
         self.fc6 = nn.Linear(w5 * side * side, config.fc_size)
         self.fc7 = nn.Linear(config.fc_size, config.fc_size)
         self.fc8 = nn.Linear(config.fc_size, num_classes)
+        for layer in (self.conv1, self.conv2, self.conv3, self.conv4, self.conv5, self.fc6, self.fc7):
+            nn.init.kaiming_normal_(layer.weight, nonlinearity=config.activation)  # N(0, g^2 / fan_in)
+            nn.init.zeros_(layer.bias)
+        nn.init.kaiming_normal_(self.fc8.weight, nonlinearity="linear")
+        nn.init.zeros_(self.fc8.bias)
 
     def features(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """Every stage's output for a batch (for plots and tests); the logits under "fc8"."""

@@ -113,16 +113,19 @@ def plot_study(result: dict[str, Any], path: Path) -> Path:
     """Training loss per epoch of every network (left); test accuracy against depth (right)."""
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2), layout="constrained")
     by_bn: dict[bool, list[tuple[int, float]]] = {}
+    configurations = sorted({run["configuration"] for run in result["runs"]})
     for run in result["runs"]:
-        style = "-" if run["batch_norm"] else "--"
+        style = "-" if run["batch_norm"] else "--"  # one colour per configuration
+        color = plt.get_cmap("tab10")(configurations.index(run["configuration"]))
         label = f"{run['configuration']} ({run['weight_layers']} layers)" + (
             ", BN" if run["batch_norm"] else ", plain"
         )
         epochs = range(1, len(run["train_loss"]) + 1)
-        left.plot(epochs, run["train_loss"], style, marker="o", label=label)
+        left.plot(epochs, run["train_loss"], style, color=color, marker="o", label=label)
         by_bn.setdefault(run["batch_norm"], []).append((run["weight_layers"], run["test_accuracy"]))
     left.axhline(result["chance_loss"], color="grey", linewidth=1, label="chance: ln(classes)")
     left.set_xlabel("epoch")
+    left.xaxis.get_major_locator().set_params(integer=True)
     left.set_ylabel("training loss (cross-entropy)")
     left.grid(alpha=0.3)
     left.legend(fontsize="small")

@@ -1,7 +1,7 @@
 """The degradation experiment (Sec. 4.2, Fig. 6): deeper plain nets train worse, residual ones not.
 
     python src/degradation.py                                 # plain/residual 8 and 32, CIFAR-10
-    python src/degradation.py --depths 20 56 --train-samples 5000 --epochs 8
+    python src/degradation.py --depths 20 56 --train-samples 10000 --epochs 10
     python src/degradation.py --depths 8 20 --train-samples 2000 --epochs 2 --json   # quick look
 
 The paper's observation: with batch normalisation (so gradients neither vanish nor explode),
@@ -121,6 +121,7 @@ def plot_degradation(result: dict[str, Any], path: Path) -> Path:
             ax.plot(epochs, run["val_error"], ":", color=color, label=f"{name} val")
         ax.set_title("residual" if residual else "plain")
         ax.set_xlabel("epoch")
+        ax.xaxis.get_major_locator().set_params(integer=True)
         ax.grid(alpha=0.3)
         ax.legend(fontsize="small")
     axes[0].set_ylabel("error")
@@ -137,7 +138,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--variants", nargs="+", choices=["plain", "residual"], default=["plain", "residual"]
     )
-    p.add_argument("--train-samples", type=int, default=10_000, help="random training subset")
+    p.add_argument("--train-samples", type=int, default=5_000, help="random training subset")
     p.add_argument("--val-samples", type=int, default=2_000, help="random validation subset")
     p.add_argument("--test-samples", type=int, help="random test subset (default: all)")
     p.add_argument("--experiment", default="degradation", help="base experiment")
