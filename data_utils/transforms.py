@@ -100,6 +100,22 @@ class Normalize:
         return (x - self.mean.view(1, -1, 1, 1)) / self.std.view(1, -1, 1, 1)
 
 
+def translate(x: Tensor, dy: int, dx: int) -> Tensor:
+    """Shift images (N, C, H, W) by dy rows and dx columns, filling the vacated border with 0.
+
+    Zero is the background of MNIST and Fashion-MNIST, so a shifted digit looks like a digit
+    written off-centre. Pixels pushed past the border are lost (not wrapped around).
+    """
+    h, w = x.shape[-2:]
+    assert abs(dy) < h and abs(dx) < w, f"cannot shift a {h}x{w} image by ({dy}, {dx})"
+    out = torch.zeros_like(x)
+    # the kept window of the source lands at the shifted window of the output, both (N, C, h', w')
+    out[..., max(dy, 0) : h + min(dy, 0), max(dx, 0) : w + min(dx, 0)] = x[
+        ..., max(-dy, 0) : h + min(-dy, 0), max(-dx, 0) : w + min(-dx, 0)
+    ]
+    return out
+
+
 def random_crop(x: Tensor, padding: int = 4, *, generator: torch.Generator) -> Tensor:
     """Zero-pad by ``padding`` pixels, then crop each image back at a random offset.
 

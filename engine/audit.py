@@ -29,9 +29,16 @@ GRAD_EXPLODING = 10.0
 
 
 def parameters_of(model: Any) -> dict[str, torch.Tensor | np.ndarray]:
-    """The trainable tensors of a PyTorch module, or the arrays of a NumPy model's state."""
+    """The trainable tensors of a PyTorch module, or a NumPy model's weights.
+
+    A NumPy model's weights are ``model.parameters()`` (name -> array) when it defines it, so
+    that optimizer buffers kept in its state dict are not audited as weights; else the
+    floating-point arrays of its state dict.
+    """
     if isinstance(model, torch.nn.Module):
         return {n: p for n, p in model.named_parameters() if p.requires_grad}
+    if hasattr(model, "parameters"):  # a NumPy model whose state also holds non-weights
+        return dict(model.parameters())
     return {
         n: v
         for n, v in model.state_dict().items()

@@ -192,6 +192,13 @@ def build_scheduler(config: Any, optimizer: torch.optim.Optimizer | None) -> Any
     )
 
 
+def apply_threads(config: Any) -> None:
+    """Set torch's CPU thread count from ``config.num_threads`` (None keeps torch's default)."""
+    if config.num_threads is not None:
+        torch.set_num_threads(config.num_threads)
+    logger.info("torch uses %d CPU threads", torch.get_num_threads())
+
+
 def load_data(config: Any, data_dir: str | None) -> DatasetSplits:
     """The experiment's dataset, split exactly as every run with this config splits it."""
     return load_dataset(
@@ -226,6 +233,7 @@ def train_main(spec: ModelSpec, argv: list[str] | None = None) -> int:
 def _train(spec: ModelSpec, args: argparse.Namespace) -> int:
     resume = _resume_checkpoint(spec, args)
     config = _train_config(spec, args, resume)
+    apply_threads(config)
     set_random_seed(config.seed, deterministic=config.deterministic)
     device = distributed.setup(select_device(config.device))
     try:
@@ -454,31 +462,55 @@ def evaluate_main(spec: ModelSpec, argv: list[str] | None = None) -> int:
     return run_cli(lambda: _evaluate(spec, args))
 
 
-def _evaluate(spec: ModelSpec, args: argparse.Namespace) -> int:
-    setup_logging()
-    if args.checkpoint in ("latest", "best") and not args.experiment:
-        raise ConfigError(f"--checkpoint {args.checkpoint} needs --experiment to know which run")
-    state = resolve_checkpoint(args.checkpoint, _experiment_dir(spec, args.experiment or ""))
+def load_trained(
+    spec: ModelSpec,
+    checkpoint: str,
+    experiment: str | None = None,
+    data_dir: str | None = None,
+    device: torch.device | None = None,
+) -> tuple[Any, Any, DatasetSplits, dict[str, Any]]:
+    """A checkpoint's model with its weights, its config, its data splits, and the checkpoint.
+
+    Never falls back to fresh weights: a missing, unreadable or mismatched checkpoint raises.
+
+    Args:
+        spec: The model's spec.
+        checkpoint: A path, or "latest" / "best" of ``experiment``.
+        experiment: Data to use; default the checkpoint's own experiment (with its stored seed
+            and fractions, so the test split is exactly the one training held out).
+        data_dir: Data directory (default $AIFS_DATA_DIR, then the cache).
+        device: Where a torch model goes (default CPU).
+    """
+    if checkpoint in ("latest", "best") and not experiment:
+        raise ConfigError(f"--checkpoint {checkpoint} needs --experiment to know which run")
+    state = resolve_checkpoint(checkpoint, _experiment_dir(spec, experiment or ""))
     if state.get("model_name") != spec.name:
         raise CheckpointError(
             f"{state['path']} holds model {state.get('model_name')!r}, not {spec.name!r}"
         )
-    stored = config_from_dict(spec.config_cls, state["config"])
-    if args.experiment and args.experiment != stored.experiment:
-        config = load_config(spec.config_cls, spec.experiments_file, args.experiment)
-    else:
-        config = stored
-    paths = RunPaths.create(spec.model_dir, config.experiment)
-    setup_logging(paths.log_file)
-    set_random_seed(config.seed)
-    device = select_device(args.device)
-
-    splits = load_data(config, args.data_dir)
+    if "config" not in state:
+        raise CheckpointError(f"{state['path']} stores no config: it cannot be evaluated")
+    config = config_from_dict(spec.config_cls, state["config"])
+    if experiment and experiment != config.experiment:
+        config = load_config(spec.config_cls, spec.experiments_file, experiment)
+    splits = load_data(config, data_dir)
     model = spec.create_model(config, splits)
     check_compatible(state, spec.name, model_state(model))
     load_model_state(model, state["model_state"])
     if hasattr(model, "to"):
-        model = model.to(device)
+        model = model.to(device or torch.device("cpu"))
+    return model, config, splits, state
+
+
+def _evaluate(spec: ModelSpec, args: argparse.Namespace) -> int:
+    device = select_device(args.device)
+    model, config, splits, state = load_trained(
+        spec, args.checkpoint, args.experiment, args.data_dir, device
+    )
+    paths = RunPaths.create(spec.model_dir, config.experiment)
+    setup_logging(paths.log_file)
+    apply_threads(config)
+    set_random_seed(config.seed)
     _, _, test_loader = create_data_loaders(splits, config.batch_size, seed=config.seed)
     evaluator = Evaluator(model, spec.create_criterion(config), device, precision=config.precision)
     metrics = evaluator.evaluate(test_loader)

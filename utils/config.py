@@ -502,6 +502,9 @@ class BaseConfig:
     deterministic: bool = False  # deterministic torch kernels (slower on GPU)
     # "bf16": autocast forward and loss to bfloat16 (CPU and GPU); weights and optimizer stay fp32
     precision: Literal["fp32", "bf16"] = "fp32"
+    # CPU threads for torch; None keeps torch's default (one per core). On a small shared
+    # machine 1 can be several times faster for small models: benchmarks/README.md measures it.
+    num_threads: int | None = None
 
     def validate(self) -> None:
         """Check ranges and cross-field constraints.
@@ -514,8 +517,8 @@ class BaseConfig:
             (self.epochs >= 1, f"epochs must be >= 1 (got {self.epochs})"),
             (self.batch_size >= 1, f"batch_size must be >= 1 (got {self.batch_size})"),
             (
-                math.isfinite(self.lr) and self.lr > 0,
-                f"lr must be a finite number > 0 (got {self.lr})",
+                math.isfinite(self.lr) and 0 < self.lr <= 1e6,
+                f"lr must be a number in (0, 1e6] (got {self.lr})",
             ),
             (
                 self.optimizer in OPTIMIZERS,
@@ -558,6 +561,10 @@ class BaseConfig:
             (
                 self.precision in PRECISIONS,
                 f"precision must be one of {list(PRECISIONS)} (got {self.precision!r})",
+            ),
+            (
+                self.num_threads is None or self.num_threads >= 1,
+                f"num_threads must be None (torch's default) or >= 1 (got {self.num_threads})",
             ),
             (
                 self.max_skipped_steps >= 0,

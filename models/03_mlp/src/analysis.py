@@ -21,28 +21,13 @@ from constants import SHIFTS
 
 import plotting
 from data_utils import ArrayLoader, DatasetSplits
+from data_utils.transforms import translate
 from engine.evaluator import Evaluator
 from engine.modelio import model_state
 
 # (dy, dx) unit steps; "right" moves the content to larger column indices.
 DIRECTIONS = {"right": (0, 1), "left": (0, -1), "down": (1, 0), "up": (-1, 0)}
 MAX_UNITS_SHOWN = 64  # first-layer units drawn as images (an 8 x 8 grid stays readable)
-
-
-def translate(x: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
-    """Shift images (N, C, H, W) by dy rows and dx columns, filling the vacated border with 0.
-
-    Zero is the background of MNIST and Fashion-MNIST, so a shifted digit looks like a digit
-    written off-centre. Pixels pushed past the border are lost (not wrapped around).
-    """
-    h, w = x.shape[-2:]
-    assert abs(dy) < h and abs(dx) < w, f"cannot shift a {h}x{w} image by ({dy}, {dx})"
-    out = torch.zeros_like(x)
-    # the kept window of the source lands at the shifted window of the output, both (N, C, h', w')
-    out[..., max(dy, 0) : h + min(dy, 0), max(dx, 0) : w + min(dx, 0)] = x[
-        ..., max(-dy, 0) : h + min(-dy, 0), max(-dx, 0) : w + min(-dx, 0)
-    ]
-    return out
 
 
 def shift_robustness(

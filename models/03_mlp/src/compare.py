@@ -22,12 +22,12 @@ from pathlib import Path
 import numpy as np
 import torch
 from constants import LOGS_DIR
-from evaluate import load_trained
 from sklearn.neural_network import MLPClassifier
+from train import SPEC
 
 from data_utils import ArrayLoader
 from engine.evaluator import Evaluator
-from engine.workflow import run_cli
+from engine.workflow import load_trained, run_cli
 from utils.device import select_device
 
 logger = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def run(args: argparse.Namespace) -> int:
     device = select_device(args.device)
     model, config, splits, state = load_trained(
-        args.checkpoint, args.experiment, args.data_dir, device
+        SPEC, args.checkpoint, args.experiment, args.data_dir, device
     )
     test_loader = ArrayLoader(splits.x_test, splits.y_test, 1000, transform=splits.transform)
     ours = Evaluator(model, None, device).evaluate(test_loader)["accuracy"]

@@ -18,9 +18,9 @@ from pathlib import Path
 
 from analysis import plot_shift_curve, shift_robustness
 from constants import LOGS_DIR, VISUALIZATIONS_DIR
-from evaluate import load_trained
+from train import SPEC
 
-from engine.workflow import run_cli
+from engine.workflow import load_trained, run_cli
 from utils.device import select_device
 
 logger = logging.getLogger(__name__)
@@ -38,7 +38,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def run(args: argparse.Namespace) -> int:
     model, config, splits, state = load_trained(
-        args.checkpoint, args.experiment, args.data_dir, select_device(args.device)
+        SPEC, args.checkpoint, args.experiment, args.data_dir, select_device(args.device)
     )
     result = {"experiment": config.experiment, "checkpoint": str(state["path"])}
     result.update(shift_robustness(model, splits))

@@ -12,10 +12,10 @@ import torch.nn.functional as F
 from sklearn.datasets import load_digits
 
 from data_utils import DatasetSplits, create_data_loaders, load_dataset
-from data_utils.transforms import to_float
+from data_utils.transforms import to_float, translate
 from engine.modelio import load_model_state, model_state
 from engine.trainer import Trainer
-from engine.workflow import build_optimizer
+from engine.workflow import build_optimizer, load_trained
 from utils.config import load_config
 from utils.exceptions import CheckpointError, ConfigError
 from utils.modules import load_model_modules
@@ -200,10 +200,10 @@ def test_loss_goes_down_on_a_fixed_batch(implementation):
 def test_translate_moves_content_and_fills_with_zeros():
     x = torch.zeros(1, 1, 5, 5, dtype=torch.uint8)
     x[0, 0, 2, 2], x[0, 0, 0, 4] = 7, 9
-    moved = analysis.translate(x, 1, -2)  # one row down, two columns left
+    moved = translate(x, 1, -2)  # one row down, two columns left
     assert moved[0, 0, 3, 0] == 7 and moved[0, 0, 1, 2] == 9 and moved.sum() == 16
-    assert analysis.translate(x, 0, 1).sum() == 7, "the pixel pushed past the border is lost"
-    assert torch.equal(analysis.translate(x, 0, 0), x)
+    assert translate(x, 0, 1).sum() == 7, "the pixel pushed past the border is lost"
+    assert torch.equal(translate(x, 0, 0), x)
 
 
 def test_accuracy_falls_when_test_digits_are_shifted(tmp_path):
@@ -275,8 +275,8 @@ def test_numpy_implementation_trains_through_train_py_and_reloads(tmp_path):
     result = run_script(folder, "train.py", *args, "lr=0.1", "momentum=0.9")
     assert result.returncode == 0, result.stderr
     final = next((folder / "outputs" / "models" / "smoke").glob("*_final.pt"))
-    model, config, splits, _ = mods.evaluate.load_trained(
-        str(final), None, None, torch.device("cpu")
+    model, config, splits, _ = load_trained(
+        mods.train.SPEC, str(final), None, None, torch.device("cpu")
     )
     assert isinstance(model, NumpyMLP) and config.implementation == "numpy"
     assert (predict(model, splits.x_test) == splits.y_test.numpy()).mean() > 0.3
@@ -315,6 +315,6 @@ def test_checkpoint_of_another_shape_says_what_mismatched(trained):
     # smoke is 64 inputs -> 16 hidden; xor is 2 inputs -> 4 hidden: the weights cannot fit.
     # In process through evaluate.py's loader (the CLI turns the error into one log line).
     with pytest.raises(CheckpointError) as error:
-        mods.evaluate.load_trained(str(final), "xor", None, torch.device("cpu"))
+        load_trained(mods.train.SPEC, str(final), "xor", None, torch.device("cpu"))
     for word in ("layers.0.weight", "(16, 64)", "(4, 2)"):
         assert word in str(error.value), str(error.value)

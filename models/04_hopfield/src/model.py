@@ -68,7 +68,7 @@ def hebbian_weights(patterns: np.ndarray) -> np.ndarray:
 
 def energy(weight: np.ndarray, states: np.ndarray) -> np.ndarray:
     """E = -1/2 s^T W s for each state: (B, N) -> (B,)."""
-    return -0.5 * np.einsum("bi,ij,bj->b", states, weight, states)  # (B, N), (N, N) -> (B,)
+    return -0.5 * np.sum((states @ weight) * states, axis=1)  # (B, N) @ (N, N) -> (B, N) -> (B,)
 
 
 def overlaps(states: np.ndarray, patterns: np.ndarray) -> np.ndarray:
