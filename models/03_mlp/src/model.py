@@ -196,15 +196,24 @@ class NumpyMLP:
         correct = float((logits.argmax(axis=1) == y).sum())
         return {"loss": loss, "correct": correct, "grad_norms": grad_norms}
 
+    def parameters(self) -> dict[str, np.ndarray]:
+        """The weights (what the engine's audit measures); the velocities are optimizer state."""
+        return self.params
+
     def state_dict(self) -> dict[str, np.ndarray]:
-        return {name: p.copy() for name, p in self.params.items()}
+        """Weights and momentum velocities (eq. 9's Delta w(t - 1)), so a resume is exact."""
+        state = {name: p.copy() for name, p in self.params.items()}
+        state.update({f"velocity.{name}": v.copy() for name, v in self.velocity.items()})
+        return state
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
-        assert set(state) == set(self.params), f"expected parameters {sorted(self.params)}"
-        for name, value in state.items():
+        expected = set(self.params) | {f"velocity.{name}" for name in self.params}
+        assert set(state) == expected, f"expected entries {sorted(expected)}"
+        for name in self.params:
+            value = state[name]
             assert value.shape == self.params[name].shape, f"{name}: shape {value.shape} differs"
             self.params[name] = np.asarray(value, dtype=np.float64).copy()
-        self.velocity = {name: np.zeros_like(p) for name, p in self.params.items()}
+            self.velocity[name] = np.asarray(state[f"velocity.{name}"], dtype=np.float64).copy()
 
 
 # --------------------------------------------------------------- the network, on autograd

@@ -85,6 +85,33 @@ def test_numpy_mlp_solves_xor_with_the_papers_rule(seed):
     assert history["train_loss"][-1] < 0.05, "a perceptron is stuck at 3 of 4; the MLP is not"
 
 
+def test_numpy_run_resumes_exactly_with_its_momentum():
+    """k epochs, a checkpoint round trip, then the rest == the same epochs straight."""
+
+    def trainer_for(config):
+        splits = load_dataset(config.dataset, seed=config.seed, standardize=config.standardize)
+        model = mods.model.create_model(config, splits)
+        loaders = create_data_loaders(splits, config.batch_size, seed=config.seed)
+        trainer = Trainer(
+            model, None, mods.model.create_criterion(config), torch.device("cpu"), config
+        )
+        return trainer, loaders
+
+    config = make_config("xor", epochs=20)
+    straight, (train_loader, val_loader, _) = trainer_for(config)
+    straight.train(train_loader, val_loader, 20)
+    first, (train_loader, val_loader, _) = trainer_for(config)
+    first.train(train_loader, val_loader, 8)
+    state = first.state_dict()
+    assert any(name.startswith("velocity.") for name in state["model_state"])
+    resumed, (train_loader, val_loader, _) = trainer_for(config)
+    resumed.load_state_dict(state)
+    resumed.train(train_loader, val_loader, 20)
+    for name, value in straight.model.state_dict().items():
+        np.testing.assert_array_equal(resumed.model.state_dict()[name], value, err_msg=name)
+    assert resumed.history["train_loss"] == straight.history["train_loss"]
+
+
 def test_torch_mlp_solves_xor():
     model, splits, history = train_in_memory("xor", epochs=150, **TORCH_ON_XOR)
     assert (predict(model, splits.x_train) == splits.y_train.numpy()).all()
