@@ -433,15 +433,14 @@ def make_plots(
     figures["confusion_matrix"] = plotting.plot_confusion_matrix(
         y_true, y_pred, list(splits.class_names), vis / f"{prefix}_confusion.png"
     )
-    if splits.input_shape == (2,):
-        x = torch.cat([splits.x_train, splits.x_val]).numpy()
-        y = torch.cat([splits.y_train, splits.y_val]).numpy()
+    if splits.input_shape == (2,):  # the points the model learned from, under its regions
         figures["decision_boundary"] = plotting.plot_decision_boundary(
             lambda grid: _predict_array(evaluator, grid),
-            x,
-            y,
+            splits.x_train.numpy(),
+            splits.y_train.numpy(),
             vis / f"{prefix}_boundary.png",
-            title=f"{spec.name}: {splits.name}",
+            title=f"{spec.name}: {splits.name} (training points)",
+            class_names=list(splits.class_names),
         )
     if spec.visualize is not None:
         figures.update(spec.visualize(model, splits, vis, prefix))
