@@ -35,4 +35,6 @@ class LeNet5Config(BaseConfig):
     def validate(self) -> None:
         super().validate()
         if self.optimizer == "none":
-            raise ConfigError("LeNet-5 learns by backpropagation: optimizer must be sgd, adam or adamw")
+            raise ConfigError(
+                "LeNet-5 learns by backpropagation: optimizer must be sgd, adam or adamw"
+            )

@@ -94,7 +94,9 @@ def test_table_i_connects_c3_as_the_paper_describes():
 
 def test_squashing_function_of_appendix_a():
     f = model_lib.squash
-    torch.testing.assert_close(f(torch.tensor([1.0, -1.0])), torch.tensor([1.0, -1.0]), atol=1e-4, rtol=0)
+    torch.testing.assert_close(
+        f(torch.tensor([1.0, -1.0])), torch.tensor([1.0, -1.0]), atol=1e-4, rtol=0
+    )
     a = torch.zeros(1, requires_grad=True)
     f(a).backward()
     assert a.grad.item() == pytest.approx(1.7159 * 2 / 3)  # slope A * S at the origin

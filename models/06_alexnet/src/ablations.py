@@ -1,18 +1,23 @@
 """Two of AlexNet's claims, side by side in one run: ReLU against tanh, dropout on against off.
 
-    python src/ablations.py                       # fashion_mnist, 10,000 training images, 12 epochs
+    python src/ablations.py                       # fashion_mnist, 10,000 training images, 10 epochs
     python src/ablations.py --train-size 2000 --epochs 2 --target 0.7   # a quick look
 
-Three variants of the experiment's config, identical but for one switch, train on the same
-seeded subset of the training split, each from the same seed:
+Four variants of the experiment's config, each differing in the switches named, train on the
+same seeded subset of the training split, each from the same seed. "Training accuracy" is the
+training subset evaluated in eval mode (no dropout, no augmentation) after each epoch.
 
-- ``relu``: the network as in the paper (ReLU, dropout 0.5);
-- ``tanh``: tanh instead of ReLU (Sec. 3.1, Fig. 1: ReLU reaches 25% training error on
-  CIFAR-10 six times faster). Measured: the first epoch whose validation accuracy reaches
-  ``--target``, and the wall-clock time to it;
-- ``relu_no_dropout``: dropout 0 (Sec. 4.2: "Without dropout, our network exhibits substantial
-  overfitting"). Measured: the gap between training accuracy (the training subset evaluated in
-  eval mode: no dropout, no augmentation) and test accuracy, every epoch.
+ReLU against tanh (Sec. 3.1, Fig. 1: a four-layer net with ReLUs reaches 25% training error on
+CIFAR-10 six times faster than with tanh; "no regularization of any kind was employed"):
+
+- ``relu_plain`` and ``tanh_plain``: dropout and augmentation off, as in Fig. 1. Measured: the
+  first epoch whose training accuracy reaches ``--target``, and the training time to it.
+
+Dropout on against off (Sec. 4.2: "Without dropout, our network exhibits substantial
+overfitting"), with augmentation on in both:
+
+- ``relu``: the network as in the paper (ReLU, dropout 0.5, augmentation);
+- ``relu_no_dropout``: dropout 0. Measured: training accuracy minus test accuracy.
 
 Writes ``outputs/ablations/<experiment>_ablations.json`` (per-epoch curves and the summary) and
 ``outputs/visualizations/<experiment>_ablations.png``; the README table is that JSON's summary.
@@ -45,8 +50,9 @@ from utils.config import apply_overrides, load_config
 logger = logging.getLogger(__name__)
 
 VARIANTS: dict[str, dict[str, Any]] = {
+    "relu_plain": {"dropout": 0.0, "augment": False},
+    "tanh_plain": {"activation": "tanh", "dropout": 0.0, "augment": False},
     "relu": {},
-    "tanh": {"activation": "tanh"},
     "relu_no_dropout": {"dropout": 0.0},
 }
 
@@ -96,11 +102,12 @@ def run_variant(config: AlexNetConfig, splits: DatasetSplits, target: float) -> 
             curves["test"][-1],
             curves["train"][-1] - curves["test"][-1],
         )
-    reached = [e for e, acc in enumerate(curves["val"], start=1) if acc >= target]
+    reached = [e for e, acc in enumerate(curves["train"], start=1) if acc >= target]
     first = reached[0] if reached else None
     return {
         "activation": config.activation,
         "dropout": config.dropout,
+        "augment": config.augment,
         "epochs_to_target": first,
         "seconds_to_target": curves["seconds"][first - 1] if first else None,
         "final_train_accuracy": curves["train"][-1],
@@ -111,20 +118,26 @@ def run_variant(config: AlexNetConfig, splits: DatasetSplits, target: float) -> 
 
 
 def plot_ablations(results: dict[str, Any], path: Path) -> Path:
-    """Left: validation accuracy per epoch (ReLU vs tanh, target line). Right: train vs test."""
+    """Left: training accuracy per epoch, ReLU vs tanh, with the target. Right: train vs test."""
     epochs = range(1, len(results["variants"]["relu"]["curves"]["val"]) + 1)
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
-    for name, style in (("relu", "-"), ("tanh", "--")):
-        left.plot(epochs, results["variants"][name]["curves"]["val"], style, label=name)
+    for name, style in (("relu_plain", "-"), ("tanh_plain", "--")):
+        curves = results["variants"][name]["curves"]
+        left.plot(epochs, curves["train"], style, label=f"{name.split('_')[0]}: train")
+        left.plot(epochs, curves["val"], style, alpha=0.5, label=f"{name.split('_')[0]}: val")
     left.axhline(results["target"], color="grey", lw=0.8, label=f"target {results['target']}")
-    left.set(xlabel="epoch", ylabel="validation accuracy", title="ReLU against tanh (Sec. 3.1)")
+    left.set(
+        xlabel="epoch",
+        ylabel="accuracy",
+        title="ReLU against tanh, no dropout or augmentation (Sec. 3.1)",
+    )
     left.legend()
     for name, color in (("relu", "tab:blue"), ("relu_no_dropout", "tab:red")):
         curves = results["variants"][name]["curves"]
         label = "dropout 0.5" if name == "relu" else "no dropout"
         right.plot(epochs, curves["train"], "-", color=color, label=f"{label}: train")
         right.plot(epochs, curves["test"], ":", color=color, label=f"{label}: test")
-    right.set(xlabel="epoch", ylabel="accuracy", title="Dropout on against off (Sec. 4.2)")
+    right.set(xlabel="epoch", ylabel="accuracy", title="Dropout on against off, with augmentation")
     right.legend(fontsize="small")
     fig.suptitle(
         f"AlexNet ablations on {results['experiment']}, {results['train_size']} training images"
@@ -165,14 +178,15 @@ def run_ablations(args: argparse.Namespace) -> dict[str, Any]:
 def summary_lines(results: dict[str, Any]) -> list[str]:
     """The README table: one row per variant."""
     lines = [
-        "| Variant | Epochs to val acc >= %.2f | Seconds to it | Train acc | Test acc | Gap |"
-        % results["target"],
-        "| --- | --- | --- | --- | --- | --- |",
+        "| Variant | Dropout | Augment | Epochs to train acc >= %.2f | Seconds to it | "
+        "Train acc | Test acc | Gap |" % results["target"],
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for name, r in results["variants"].items():
         seconds = f"{r['seconds_to_target']:.0f}" if r["seconds_to_target"] else "not reached"
         lines.append(
-            f"| `{name}` | {r['epochs_to_target'] or 'not reached'} | {seconds} | "
+            f"| `{name}` | {r['dropout']} | {'on' if r['augment'] else 'off'} | "
+            f"{r['epochs_to_target'] or 'not reached'} | {seconds} | "
             f"{r['final_train_accuracy']:.4f} | {r['final_test_accuracy']:.4f} | "
             f"{r['final_gap']:+.4f} |"
         )
@@ -183,8 +197,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description="AlexNet ablations: ReLU vs tanh, dropout on vs off.")
     p.add_argument("--experiment", default="fashion_mnist", help="experiment to vary")
     p.add_argument("--train-size", type=int, default=10_000, help="training images used")
-    p.add_argument("--epochs", type=int, default=12, help="epochs per variant")
-    p.add_argument("--target", type=float, default=0.85, help="validation accuracy target")
+    p.add_argument("--epochs", type=int, default=10, help="epochs per variant")
+    p.add_argument("--target", type=float, default=0.9, help="training accuracy target")
     p.add_argument("--seed", type=int, default=42, help="seed of the subset and every variant")
     p.add_argument("--data-dir", help="data directory (default: $AIFS_DATA_DIR, then the cache)")
     p.add_argument("--out-dir", help="write JSON and plot here (default: outputs/...)")

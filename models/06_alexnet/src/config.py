@@ -48,10 +48,14 @@ class AlexNetConfig(BaseConfig):
         if not 0.0 <= self.dropout < 1.0:
             problems.append(f"dropout must be in [0, 1) (got {self.dropout})")
         if self.image_size < 16:
-            problems.append(f"image_size must be >= 16 for three 3x3/2 poolings (got {self.image_size})")
+            problems.append(
+                f"image_size must be >= 16 for three 3x3/2 poolings (got {self.image_size})"
+            )
         if self.crop_padding < 0 or self.fc_size < 1:
             problems.append("crop_padding must be >= 0 and fc_size >= 1")
         if self.optimizer == "none":
-            problems.append("AlexNet learns by backpropagation: optimizer must be sgd, adam or adamw")
+            problems.append(
+                "AlexNet learns by backpropagation: optimizer must be sgd, adam or adamw"
+            )
         if problems:
             raise ConfigError(f"invalid {type(self).__name__}: " + "; ".join(problems))

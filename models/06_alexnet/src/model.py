@@ -120,7 +120,11 @@ class LocalResponseNorm(nn.Module):
     """
 
     def __init__(
-        self, size: int = LRN_SIZE, k: float = LRN_K, alpha: float = LRN_ALPHA, beta: float = LRN_BETA
+        self,
+        size: int = LRN_SIZE,
+        k: float = LRN_K,
+        alpha: float = LRN_ALPHA,
+        beta: float = LRN_BETA,
     ) -> None:
         super().__init__()
         self.size, self.k, self.alpha, self.beta = size, k, alpha, beta
@@ -183,8 +187,18 @@ class AlexNet(nn.Module):
         self.fc6 = nn.Linear(w5 * side * side, config.fc_size)
         self.fc7 = nn.Linear(config.fc_size, config.fc_size)
         self.fc8 = nn.Linear(config.fc_size, num_classes)
-        for layer in (self.conv1, self.conv2, self.conv3, self.conv4, self.conv5, self.fc6, self.fc7):
-            nn.init.kaiming_normal_(layer.weight, nonlinearity=config.activation)  # N(0, g^2 / fan_in)
+        for layer in (
+            self.conv1,
+            self.conv2,
+            self.conv3,
+            self.conv4,
+            self.conv5,
+            self.fc6,
+            self.fc7,
+        ):
+            nn.init.kaiming_normal_(
+                layer.weight, nonlinearity=config.activation
+            )  # N(0, g^2 / fan_in)
             nn.init.zeros_(layer.bias)
         nn.init.kaiming_normal_(self.fc8.weight, nonlinearity="linear")
         nn.init.zeros_(self.fc8.bias)
@@ -224,9 +238,7 @@ def create_model(config: AlexNetConfig, splits: DatasetSplits) -> AlexNet:
         sample = splits.transform(sample)  # e.g. uint8 -> float in [0, 1]
     images = as_images(sample, config.image_size)  # (N, C, S, S)
     mean, std = channel_stats(images)  # (C,) each
-    return AlexNet(
-        config, images.shape[1], splits.num_classes, mean, std.clamp_min(1e-6)
-    )
+    return AlexNet(config, images.shape[1], splits.num_classes, mean, std.clamp_min(1e-6))
 
 
 def create_criterion(config: AlexNetConfig) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:

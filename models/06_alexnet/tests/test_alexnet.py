@@ -33,7 +33,9 @@ def one_thread():
 
 
 def make_config(experiment: str = "smoke", **changes):
-    return load_config(mods.config.AlexNetConfig, mods.constants.EXPERIMENTS_FILE, experiment, changes)
+    return load_config(
+        mods.config.AlexNetConfig, mods.constants.EXPERIMENTS_FILE, experiment, changes
+    )
 
 
 def make_model(config, in_channels: int = 1, num_classes: int = 10):
@@ -75,7 +77,9 @@ def test_local_response_norm_is_the_papers_formula_at_one_position():
     expected = a[0, 3, 0, 0] / (2.0 + 1e-4 * (window**2).sum()) ** 0.75
     torch.testing.assert_close(out[0, 3, 0, 0], expected)
     edge = a[0, 0:3, 0, 0]  # channel 0: the window is clipped to 0..2
-    torch.testing.assert_close(out[0, 0, 0, 0], a[0, 0, 0, 0] / (2.0 + 1e-4 * (edge**2).sum()) ** 0.75)
+    torch.testing.assert_close(
+        out[0, 0, 0, 0], a[0, 0, 0, 0] / (2.0 + 1e-4 * (edge**2).sum()) ** 0.75
+    )
 
 
 # --------------------------------------------------------------------- the architecture
@@ -129,9 +133,7 @@ def test_augmentation_shifts_and_mirrors_each_image():
     torch.testing.assert_close(augment(x), out)  # the global seed fixes the draw
     padded = F.pad(x, (2, 2, 2, 2))  # (6, 1, 14, 14)
     for i in range(len(x)):
-        windows = [
-            padded[i, :, dy : dy + 10, dx : dx + 10] for dy in range(5) for dx in range(5)
-        ]
+        windows = [padded[i, :, dy : dy + 10, dx : dx + 10] for dy in range(5) for dx in range(5)]
         candidates = windows + [w.flip(-1) for w in windows]
         assert any(torch.equal(out[i], c) for c in candidates), "not a shift or mirror of x"
     assert torch.equal(augment.eval()(x), x)
@@ -211,8 +213,9 @@ def test_ablations_write_json_and_plot(trained, tmp_path):
     result = run_script(trained, "ablations.py", *args, "--out-dir", str(tmp_path), env=ONE_THREAD)
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout.strip().splitlines()[-1])
-    assert set(summary) == {"relu", "tanh", "relu_no_dropout"}
-    assert summary["tanh"]["activation"] == "tanh" and summary["relu_no_dropout"]["dropout"] == 0
+    assert set(summary) == {"relu_plain", "tanh_plain", "relu", "relu_no_dropout"}
+    assert summary["tanh_plain"]["activation"] == "tanh" and not summary["tanh_plain"]["augment"]
+    assert summary["relu"]["dropout"] == 0.5 and summary["relu_no_dropout"]["dropout"] == 0
     saved = json.loads((tmp_path / "smoke_ablations.json").read_text())
     assert saved["train_size"] == 200 and len(saved["variants"]["relu"]["curves"]["test"]) == 2
     assert (tmp_path / "smoke_ablations.png").stat().st_size > 0
