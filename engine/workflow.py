@@ -29,7 +29,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from data_utils import DatasetSplits, create_data_loaders, load_dataset
+from data_utils import ArrayLoader, DatasetSplits, create_data_loaders, load_dataset
 from engine import distributed
 from engine.checkpoint import (
     CheckpointManager,
@@ -65,6 +65,10 @@ class ModelSpec:
         create_criterion: ``(config) -> criterion(scores, y)``.
         visualize: Optional ``(model, splits, vis_dir, prefix) -> {name: path}`` for model-specific
             plots, called after the standard ones with ``--visualize``.
+        eval_data: Optional ``(model, config, splits) -> (x, y)``: what evaluate.py measures
+            instead of the test split, for models whose test is defined by what they learned
+            (a Hopfield network is tested on corrupted copies of its own memories). The JSON
+            names it: ``"split": <function name>``.
     """
 
     name: str
@@ -74,6 +78,7 @@ class ModelSpec:
     create_model: Callable[[Any, DatasetSplits], Any]
     create_criterion: Callable[[Any], Callable]
     visualize: Callable[..., dict[str, Path]] | None = None
+    eval_data: Callable[[Any, Any, DatasetSplits], tuple[torch.Tensor, torch.Tensor]] | None = None
 
 
 # ------------------------------------------------------------------------------------ arguments
@@ -425,7 +430,14 @@ def make_plots(
         figures["learning_curves"] = plotting.plot_learning_curves(
             history, vis / f"{prefix}_curves.png"
         )
-    if history is not None and history["audit"]:
+    audited = [
+        v
+        for r in (history or {}).get("audit", [])
+        for layer in r["layers"].values()
+        for v in layer.values()
+        if v is not None
+    ]
+    if audited:  # e.g. weights that start at zero have no update ratio on the first audit
         figures["gradient_audit"] = plotting.plot_gradient_audit(
             history["audit"], vis / f"{prefix}_audit.png"
         )
@@ -510,21 +522,26 @@ def _evaluate(spec: ModelSpec, args: argparse.Namespace) -> int:
     setup_logging(paths.log_file)
     apply_threads(config)
     set_random_seed(config.seed)
-    _, _, test_loader = create_data_loaders(splits, config.batch_size, seed=config.seed)
+    if spec.eval_data is None:
+        split, test_loader = "test", create_data_loaders(splits, config.batch_size)[2]
+    else:
+        x, y = spec.eval_data(model, config, splits)
+        split, test_loader = spec.eval_data.__name__, ArrayLoader(x, y, config.batch_size)
     evaluator = Evaluator(model, spec.create_criterion(config), device, precision=config.precision)
     metrics = evaluator.evaluate(test_loader)
     result = {
         "model": spec.name,
         "experiment": config.experiment,
         "checkpoint": str(state["path"]),
-        "split": "test",
+        "split": split,
         "epoch": state.get("epoch"),
         **metrics,
     }
     out = paths.logs_dir / f"{Path(state['path']).stem}.eval.json"
     out.write_text(json.dumps(result, indent=2) + "\n")
     logger.info(
-        "test accuracy %.4f on %d samples | written to %s",
+        "%s accuracy %.4f on %d samples | written to %s",
+        split,
         metrics["accuracy"],
         metrics["num_samples"],
         out,

@@ -16,10 +16,12 @@ from pathlib import Path
 
 import numpy as np
 import plots
+import torch
 from config import HopfieldConfig
 from constants import EXPERIMENTS_FILE, MODEL_DIR, MODEL_NAME
 from model import (
     HopfieldNetwork,
+    corrupt,
     create_criterion,
     create_model,
     recall,
@@ -102,6 +104,24 @@ def visualize(
     return figures
 
 
+def corrupted_memories(
+    model: HopfieldNetwork, config: HopfieldConfig, splits: DatasetSplits
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """What evaluate.py measures: every memory with 20% of its pixels flipped, COPIES times.
+
+    The cues go back to the pixel scale (threshold +- 1), so the network's own binarisation
+    turns them into exactly the corrupted states; the labels are the memories' classes. The
+    Evaluator's accuracy is then the share of cues that end nearest their own memory and its
+    loss the mean recall error 1 - m.
+    """
+    memories, labels = model.stored()
+    rng = np.random.default_rng(config.seed)
+    cues = corrupt(np.repeat(memories, COPIES, axis=0), "flip", 0.2, rng)  # (P * COPIES, N)
+    x = np.where(cues > 0, model.threshold + 1.0, model.threshold - 1.0)
+    y = np.repeat(labels, COPIES)  # (P * COPIES,)
+    return torch.as_tensor(x, dtype=torch.float32), torch.as_tensor(y, dtype=torch.int64)
+
+
 SPEC = ModelSpec(
     name=MODEL_NAME,
     model_dir=MODEL_DIR,
@@ -110,6 +130,7 @@ SPEC = ModelSpec(
     create_model=create_model,
     create_criterion=create_criterion,
     visualize=visualize,
+    eval_data=corrupted_memories,
 )
 
 
