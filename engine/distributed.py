@@ -13,6 +13,7 @@ docs/engine.md for the batch-size rule and multi-node commands.
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import os
 from typing import Any, Callable, Iterable, Iterator, TypeVar
@@ -72,9 +73,21 @@ def setup(device: torch.device) -> torch.device:
     return device
 
 
-def cleanup() -> None:
-    """Leave the process group (end of a run, also after an error or a signal)."""
+def cleanup(finished: bool) -> None:
+    """Leave the process group (end of a run, also after an error or a signal).
+
+    Args:
+        finished: True when every rank ran to the end: they then wait for each other (rank 0
+            may still be writing the final checkpoint) before the group is torn down, since a
+            rank that tears down and exits early can abort inside gloo. After an error or a
+            signal there is no waiting: another rank may never arrive.
+    """
     if is_distributed():
+        # Free the run's DDP wrapper and pending work while the group still exists: gloo work
+        # objects destroyed later, at interpreter exit, can abort the process.
+        gc.collect()
+        if finished:
+            dist.barrier()
         dist.destroy_process_group()
 
 

@@ -241,10 +241,13 @@ def _train(spec: ModelSpec, args: argparse.Namespace) -> int:
     apply_threads(config)
     set_random_seed(config.seed, deterministic=config.deterministic)
     device = distributed.setup(select_device(config.device))
+    finished = False
     try:
-        return _train_in_process_group(spec, args, config, device, resume)
+        code = _train_in_process_group(spec, args, config, device, resume)
+        finished = True
+        return code
     finally:
-        distributed.cleanup()
+        distributed.cleanup(finished)
 
 
 def _train_in_process_group(spec, args, config, device, resume) -> int:

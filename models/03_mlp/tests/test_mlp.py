@@ -13,7 +13,6 @@ from sklearn.datasets import load_digits
 
 from data_utils import DatasetSplits, create_data_loaders, load_dataset
 from data_utils.transforms import to_float, translate
-from engine.modelio import load_model_state, model_state
 from engine.trainer import Trainer
 from engine.workflow import build_optimizer, load_trained
 from utils.config import load_config
@@ -58,7 +57,7 @@ def twin_torch_net(net, activation: str) -> TorchMLP:
     sizes = [net.params["layers.0.weight"].shape[1]]
     sizes += [net.params[f"layers.{i}.bias"].shape[0] for i in range(net.num_layers)]
     twin = TorchMLP(sizes, activation).double()
-    load_model_state(twin, model_state(net))
+    twin.load_state_dict({k: torch.as_tensor(v) for k, v in net.parameters().items()})
     return twin
 
 
