@@ -57,6 +57,14 @@ def test_module_outputs_follow_table_1_at_full_width():
     assert net.fc.in_features == 1024
 
 
+def test_full_width_imagenet_net_has_the_papers_parameter_count():
+    """Table 1 sums to about 6.8M parameters (1000 classes, no BN); our stem's first conv is 3x3
+    instead of 7x7, and biases are counted: within 5%."""
+    torch.manual_seed(0)
+    net = GoogLeNet(3, 1000, torch.zeros(3), width_multiplier=1.0, batch_norm=False)
+    assert abs(count_parameters(net) - 6.8e6) < 0.05 * 6.8e6
+
+
 def test_one_by_one_reductions_cut_weights_and_flops_several_times():
     """Module 4e on 832 input channels: without the 1x1 reductions its 3x3 and 5x5 filters see
     every input channel (Fig. 2a); with them (Fig. 2b) the module is far cheaper."""

@@ -1,8 +1,9 @@
 """The degradation experiment (Sec. 4.2, Fig. 6): deeper plain nets train worse, residual ones not.
 
     python src/degradation.py                                 # plain/residual 8 and 32, CIFAR-10
-    python src/degradation.py --depths 20 56 --train-samples 10000 --epochs 10
+    python src/degradation.py --depths 20 56 --set "widths=[16,32,64]"     # the paper's pair
     python src/degradation.py --depths 8 20 --train-samples 2000 --epochs 2 --json   # quick look
+    python src/degradation.py --replot outputs/logs/degradation.json     # redraw a saved result
 
 The paper's observation: with batch normalisation (so gradients neither vanish nor explode),
 a 56-layer plain network has a *higher training error* than a 20-layer one, all through
@@ -12,8 +13,7 @@ subset of the training split, with the same optimiser, schedule, epochs and seed
 ``degradation`` experiment of experiments.yaml plus overrides); only depth and the shortcuts
 differ. The training error is the running error over each epoch's batches in training mode, as
 the thin curves of Fig. 6. Results go to outputs/logs/<name>.json and the plot (training and
-validation error per epoch, plain nets left, residual nets right, like Fig. 6) to
-outputs/visualizations/<name>.png.
+validation error per epoch of every network, like Fig. 6) to outputs/visualizations/<name>.png.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from engine.trainer import Trainer
 from engine.workflow import build_optimizer, build_scheduler, cli_overrides, load_data, run_cli
 from utils.config import apply_overrides, load_config
 from utils.device import select_device
+from utils.exceptions import ConfigError
 from utils.model_stats import count_flops, count_parameters
 from utils.seed import set_random_seed
 
@@ -105,29 +106,29 @@ def train_on_budget(config: Any, splits: DatasetSplits, device: torch.device) ->
 
 
 def plot_degradation(result: dict[str, Any], path: Path) -> Path:
-    """Fig. 6 of the paper: error per epoch, plain nets (left) and residual nets (right).
-
-    Solid: training error; dotted, same colour: validation error. Deeper nets are darker.
-    """
+    """Fig. 6 of the paper on one pair of axes: training error (left) and validation error
+    (right) per epoch, every network; plain nets dashed in reds, residual nets solid in blues,
+    deeper nets darker."""
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True, layout="constrained")
     depths = sorted({run["depth"] for run in result["runs"]})
-    for ax, residual in zip(axes, (False, True)):
-        cmap = plt.get_cmap("Reds" if not residual else "Blues")
-        for run in (r for r in result["runs"] if r["residual"] == residual):
-            color = cmap(0.45 + 0.5 * depths.index(run["depth"]) / max(1, len(depths) - 1))
-            epochs = range(1, len(run["train_error"]) + 1)
-            name = f"{'ResNet' if residual else 'plain'}-{run['depth']}"
-            ax.plot(epochs, run["train_error"], "-", color=color, marker="o", label=f"{name} train")
-            ax.plot(epochs, run["val_error"], ":", color=color, label=f"{name} val")
-        ax.set_title("residual" if residual else "plain")
+    for ax, key, title in zip(axes, ("train_error", "val_error"), ("training", "validation")):
+        for run in result["runs"]:
+            shade = 0.45 + 0.5 * depths.index(run["depth"]) / max(1, len(depths) - 1)
+            color = plt.get_cmap("Blues" if run["residual"] else "Reds")(shade)
+            name = f"{'ResNet' if run['residual'] else 'plain'}-{run['depth']}"
+            epochs = range(1, len(run[key]) + 1)
+            style = "-" if run["residual"] else "--"
+            ax.plot(epochs, run[key], style, color=color, marker="o", markersize=3, label=name)
+        ax.set_title(f"{title} error")
         ax.set_xlabel("epoch")
         ax.xaxis.get_major_locator().set_params(integer=True)
         ax.grid(alpha=0.3)
         ax.legend(fontsize="small")
-    axes[0].set_ylabel("error")
+    axes[0].set_ylabel("error (1 - accuracy)")
     fig.suptitle(
         f"Degradation on {result['dataset']}: {result['train_samples']} training images, "
-        f"{result['epochs']} epochs (He et al. 2015, Fig. 6)"
+        f"{result['epochs']} epochs, widths {result['config']['widths']} "
+        "(He et al. 2015, Fig. 6)"
     )
     return plotting.save_figure(fig, path)
 
@@ -138,7 +139,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--variants", nargs="+", choices=["plain", "residual"], default=["plain", "residual"]
     )
-    p.add_argument("--train-samples", type=int, default=5_000, help="random training subset")
+    p.add_argument("--train-samples", type=int, default=10_000, help="random training subset")
     p.add_argument("--val-samples", type=int, default=2_000, help="random validation subset")
     p.add_argument("--test-samples", type=int, help="random test subset (default: all)")
     p.add_argument("--experiment", default="degradation", help="base experiment")
@@ -151,11 +152,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="config overrides")
     p.add_argument("--data-dir", help="data directory (default: $AIFS_DATA_DIR, then the cache)")
     p.add_argument("--json", action="store_true", help="print the result JSON as the last line")
+    p.add_argument("--replot", help="redraw the plot of a saved result JSON; train nothing")
     p.set_defaults(grad_accum_steps=None, precision=None, max_steps=None)  # for cli_overrides
     return p.parse_args(argv)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.replot:
+        saved = Path(args.replot)
+        try:
+            result = json.loads(saved.read_text())
+        except (OSError, ValueError) as err:
+            raise ConfigError(f"--replot {saved}: not a readable result JSON ({err})") from err
+        figure = plot_degradation(result, VISUALIZATIONS_DIR / f"{saved.stem}.png")
+        logger.info("redrawn %s", figure)
+        return 0
     base = load_config(SPEC.config_cls, EXPERIMENTS_FILE, args.experiment)
     base = apply_overrides(base, cli_overrides(args))
     device = select_device(base.device)

@@ -1,0 +1,158 @@
+"""Engine overhead: the shared Trainer against a minimal hand-written PyTorch loop.
+
+    AIFS_DATA_DIR=/path/to/datasets python benchmarks/bench_engine_overhead.py [--threads 1]
+
+For each model (the MLP 784-256-128-10 of models/03_mlp and LeNet-5 of models/05_lenet5, each
+with its ``fashion_mnist`` experiment's optimizer and batch size) three candidates train the
+same network from the same initial weights (same seed) on the same batches (one ArrayLoader
+seed, same epochs), one epoch per call, interleaved:
+
+- ``raw``: the loop a user would write by hand (``benchlib.RawLoop``): zero-grad, forward,
+  cross-entropy, backward, step, the epoch's loss and accuracy, then the same validation;
+- ``trainer``: ``engine.trainer.Trainer`` with audits at the engine's default interval
+  (``audit_every=50``; LeNet-5's own config audits every 200, so this is its worst case);
+- ``trainer_no_audit``: the same with ``audit_every`` = 10**9 (the audit's own cost is the
+  difference).
+
+Fair by construction: the Trainer always validates after an epoch, so the raw loop runs the same
+validation (the first 1,024 validation images, inference mode, loss and accuracy). No scheduler,
+no checkpoints, no early stopping (per-epoch costs; one checkpoint's cost is measured separately,
+as a share of a full 51,000-image epoch). After the last round the three models must hold
+bit-identical weights: the same arithmetic was timed.
+
+Data: a fixed subset of the Fashion-MNIST training split, 100 batches per epoch (MLP 12,800
+images in batches of 128, LeNet-5 6,400 in batches of 64), so the script stays under 5 minutes on
+2 busy cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import benchlib
+
+from engine.checkpoint import CheckpointManager
+from engine.trainer import RunContext
+
+SCRIPT = "bench_engine_overhead"
+AUDIT_DEFAULT = 50  # utils.config.BaseConfig.audit_every
+AUDIT_OFF = 10**9
+VAL_SAMPLES = 1024
+FULL_EPOCH = 51_000  # training images of the shared Fashion-MNIST split
+# model -> (training images per epoch, timed rounds)
+PLAN = {"mlp": (12_800, 30), "lenet5": (6_400, 15)}
+
+
+def checkpoint_seconds(engine: benchlib.EngineLoop, rounds: int = 5) -> float:
+    """Median seconds of one epoch checkpoint (Trainer.save through a CheckpointManager)."""
+    trainer = engine.trainer
+    with tempfile.TemporaryDirectory() as folder:
+        trainer.run = RunContext(
+            model_name="bench", checkpoints=CheckpointManager(Path(folder), "bench", keep_last=2)
+        )
+        times = []
+        for _ in range(rounds):
+            start = time.perf_counter()
+            trainer.save("epoch")
+            times.append(time.perf_counter() - start)
+        trainer.run = None
+    return statistics.median(times)
+
+
+def bench_model(name: str, splits, seed: int, rounds: int, load) -> dict[str, Any]:
+    """Interleaved epochs of raw, trainer and trainer_no_audit for one model."""
+    n_train = PLAN[name][0]
+
+    def setup(**changes):
+        return benchlib.build_setup(name, splits, n_train, VAL_SAMPLES, seed=seed, **changes)
+
+    candidates = {
+        "raw": benchlib.RawLoop(setup()),
+        "trainer": benchlib.EngineLoop(setup(audit_every=AUDIT_DEFAULT)),
+        "trainer_no_audit": benchlib.EngineLoop(setup(audit_every=AUDIT_OFF)),
+    }
+    times = benchlib.interleaved(
+        {n: c.run_epoch for n, c in candidates.items()}, repeats=rounds, warmup=1
+    )
+    load.sample(f"after {name}")
+    wall, cpu = times["wall"], times["cpu"]
+    audits_per_epoch = len(candidates["trainer"].trainer.history["audit"]) / (rounds + 1)
+    audit_seconds = statistics.median(
+        [a - b for a, b in zip(wall["trainer"], wall["trainer_no_audit"])]
+    )
+    full_epoch = FULL_EPOCH / n_train * statistics.median(wall["trainer"])
+    checkpoint = checkpoint_seconds(candidates["trainer"])
+    return {
+        "folder": f"models/{benchlib.MODELS[name][0]}",
+        **benchlib.describe(candidates["raw"].setup),
+        "rounds": rounds,
+        "epoch_seconds": {n: benchlib.spread(v) for n, v in wall.items()},
+        "epoch_cpu_seconds": {n: benchlib.spread(v) for n, v in cpu.items()},
+        "ratio_vs_raw": benchlib.paired_ratios(wall, "raw"),
+        "cpu_ratio_vs_raw": benchlib.paired_ratios(cpu, "raw"),
+        "trainer_vs_no_audit": benchlib.paired_ratios(
+            {k: wall[k] for k in ("trainer_no_audit", "trainer")}, "trainer_no_audit"
+        )["trainer"],
+        "audits_per_epoch": audits_per_epoch,
+        "audit_ms_each": 1000 * audit_seconds / audits_per_epoch,
+        "checkpoint_ms": 1000 * checkpoint,
+        "checkpoint_share_of_full_epoch": checkpoint / full_epoch,
+        "identical_weights": benchlib.same_weights(*(c.model for c in candidates.values())),
+        "times": times,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    parser.add_argument("--models", nargs="*", default=list(PLAN), choices=list(PLAN))
+    parser.add_argument("--rounds", type=int, help="timed rounds per model (default: per model)")
+    parser.add_argument("--seed", type=int, default=42)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.ERROR)  # the Trainer's per-epoch info lines stay quiet
+    threads = benchlib.set_threads(args.threads)
+    load = benchlib.LoadMonitor()
+    splits = benchlib.fashion_mnist(seed=args.seed)
+    results = {
+        name: bench_model(name, splits, args.seed, args.rounds or PLAN[name][1], load)
+        for name in args.models
+    }
+
+    rows = []
+    for name, r in results.items():
+        for cand, s in r["epoch_seconds"].items():
+            ratio = benchlib.fmt_ratio(r["ratio_vs_raw"][cand]) if cand != "raw" else "1"
+            cpu = benchlib.fmt_ratio(r["cpu_ratio_vs_raw"][cand]) if cand != "raw" else "1"
+            rows.append([name, cand, f"{s['median']:.3f}", f"{s['min']:.3f}-{s['max']:.3f}"])
+            rows[-1] += [ratio, cpu]
+    headers = ["model", "candidate", "s/epoch", "min-max", "wall ratio [range]", "cpu ratio"]
+    print(f"torch threads {threads}; an epoch = 100 training batches + {VAL_SAMPLES} val images")
+    print(benchlib.format_table(headers, rows))
+    for name, r in results.items():
+        print(
+            f"{name}: {r['audits_per_epoch']:.0f} audits/epoch, {r['audit_ms_each']:.1f} ms each"
+            f" (trainer / no-audit {benchlib.fmt_ratio(r['trainer_vs_no_audit'])}); checkpoint"
+            f" {r['checkpoint_ms']:.0f} ms = {100 * r['checkpoint_share_of_full_epoch']:.2f}% of"
+            f" a 51,000-image epoch; identical weights {r['identical_weights']}"
+        )
+    payload = {
+        "torch_threads": threads,
+        "val_samples": VAL_SAMPLES,
+        "stderr_is_tty": sys.stderr.isatty(),  # a tty gives the Trainer a tqdm bar
+        "results": results,
+    }
+    path = benchlib.write_results(SCRIPT, payload, load)
+    print(f"load average (1/5/15 min) {load.samples[0]['loadavg_1_5_15']} -> "
+          f"{load.samples[-1]['loadavg_1_5_15']}; {path.relative_to(benchlib.REPO_ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

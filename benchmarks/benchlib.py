@@ -1,0 +1,358 @@
+"""What every benchmark script shares: machine facts, interleaved timing, ratios, tables, JSON.
+
+The machine these scripts were written for has 2 CPU cores shared with other jobs, so a single
+timing means little. Every script therefore:
+
+- sets torch's thread count explicitly (``set_threads``) and records it;
+- runs its candidates side by side in one process, interleaved (``interleaved``: A B C, B C A,
+  C A B, ... after one untimed warm-up round), so that a burst of load from another process hits
+  every candidate alike;
+- reports medians with their spread, and ratios paired within a round (``paired_ratios``):
+  candidate time / baseline time of the same round, then the median of those;
+- records the load average before and after (``LoadMonitor``) and writes everything to
+  ``benchmarks/results/<script>.json`` (``write_results``).
+
+Run the scripts from the repository root (``python benchmarks/bench_engine_overhead.py``); they
+import the shared packages (data_utils, engine, utils) like any model folder does.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+
+from data_utils import ArrayLoader, DatasetSplits, load_dataset
+from engine.trainer import Trainer
+from engine.workflow import build_optimizer
+from utils.config import load_config
+from utils.metadata import git_info
+from utils.modules import load_model_modules
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+# torch's own choice before any script changes it (one thread per core unless OMP_NUM_THREADS).
+TORCH_DEFAULT_THREADS = torch.get_num_threads()
+
+
+# ------------------------------------------------------------------------------- the machine
+
+
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo ("unknown" elsewhere)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def ram_gib() -> float | None:
+    """Total memory in GiB from /proc/meminfo (None elsewhere)."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return round(int(line.split()[1]) / 2**20, 1)  # kB -> GiB
+    except OSError:
+        pass
+    return None
+
+
+def machine_info() -> dict[str, Any]:
+    """CPU, cores, memory, library versions and thread settings, for the JSON and the README."""
+    import sklearn
+
+    return {
+        "cpu_model": cpu_model(),
+        "logical_cores": os.cpu_count(),
+        "cores_available": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "ram_gib": ram_gib(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "sklearn": sklearn.__version__,
+        "torch_default_threads": TORCH_DEFAULT_THREADS,
+        "torch_threads": torch.get_num_threads(),
+        "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"),
+        "git": git_info(),
+    }
+
+
+def set_threads(threads: int) -> int:
+    """Set torch's intra-op thread count and return it (every script states what it used)."""
+    assert threads >= 1, f"threads must be >= 1, got {threads}"
+    torch.set_num_threads(threads)
+    return torch.get_num_threads()
+
+
+class LoadMonitor:
+    """Samples ``os.getloadavg()`` (1, 5 and 15-minute averages) at the points a script chooses."""
+
+    def __init__(self) -> None:
+        self.samples: list[dict[str, Any]] = []
+        self.sample("start")
+
+    def sample(self, label: str) -> tuple[float, float, float]:
+        load = os.getloadavg()
+        self.samples.append({"at": label, "loadavg_1_5_15": [round(v, 2) for v in load]})
+        return load
+
+    def summary(self) -> dict[str, Any]:
+        self.sample("end")
+        return {
+            "before": self.samples[0]["loadavg_1_5_15"],
+            "after": self.samples[-1]["loadavg_1_5_15"],
+            "samples": self.samples,
+        }
+
+
+# ------------------------------------------------------------------------------------- timing
+
+
+def interleaved(
+    candidates: dict[str, Callable[[], Any]], repeats: int, warmup: int = 1
+) -> dict[str, dict[str, list[float]]]:
+    """Time each candidate ``repeats`` times, interleaved, after ``warmup`` untimed rounds.
+
+    Round r runs the candidates in an order rotated by r (A B C, B C A, C A B, ...), so that no
+    candidate always runs first or right after the same neighbour.
+
+    Returns:
+        ``{"wall": {name: [seconds per round]}, "cpu": {name: [...]}}``: wall-clock time and this
+        process's CPU time (all its threads), one entry per round.
+    """
+    names = list(candidates)
+    for _ in range(warmup):
+        for name in names:
+            candidates[name]()
+    wall: dict[str, list[float]] = {name: [] for name in names}
+    cpu: dict[str, list[float]] = {name: [] for name in names}
+    for r in range(repeats):
+        shift = r % len(names)
+        for name in names[shift:] + names[:shift]:
+            w0, c0 = time.perf_counter(), time.process_time()
+            candidates[name]()
+            wall[name].append(time.perf_counter() - w0)
+            cpu[name].append(time.process_time() - c0)
+    return {"wall": wall, "cpu": cpu}
+
+
+def spread(values: Sequence[float]) -> dict[str, float]:
+    """Median, min, max, and the relative spread (max - min) / median of a list of timings."""
+    med = statistics.median(values)
+    return {
+        "median": med,
+        "min": min(values),
+        "max": max(values),
+        "rel_spread": (max(values) - min(values)) / med if med else float("nan"),
+        "n": len(values),
+    }
+
+
+def paired_ratios(times: dict[str, list[float]], baseline: str) -> dict[str, dict[str, float]]:
+    """Per round, candidate / baseline; then the median and range of those ratios per candidate."""
+    base = times[baseline]
+    return {
+        name: spread([t / b for t, b in zip(values, base)])
+        for name, values in times.items()
+        if name != baseline
+    }
+
+
+# ------------------------------------------------------------------------------ data, models
+
+# name -> (model folder, config class); each is built with its ``fashion_mnist`` experiment.
+MODELS = {"mlp": ("03_mlp", "MLPConfig"), "lenet5": ("05_lenet5", "LeNet5Config")}
+
+
+def fashion_mnist(seed: int = 42, val_fraction: float = 0.15) -> DatasetSplits:
+    """The shared Fashion-MNIST split (51,000 train, 9,000 val, 10,000 test at the defaults).
+
+    Files come from ``$AIFS_DATA_DIR`` (or the cache), as for every model: pass it in the
+    environment, e.g. ``AIFS_DATA_DIR=/path/to/datasets python benchmarks/...``.
+    """
+    return load_dataset(
+        "fashion_mnist", seed=seed, val_fraction=val_fraction, test_fraction=0.15, standardize=True
+    )
+
+
+def model_modules(folder: str) -> SimpleNamespace:
+    """A model folder's modules (``config``, ``model``, ...), e.g. ``model_modules("03_mlp")``."""
+    return load_model_modules(REPO_ROOT / "models" / folder)
+
+
+def experiment_config(name: str, experiment: str = "fashion_mnist", **changes: Any) -> Any:
+    """A model's config for one of its experiments, with fields replaced (no CLI parsing)."""
+    folder, config_name = MODELS[name]
+    config_cls = getattr(model_modules(folder).config, config_name)
+    experiments = REPO_ROOT / "models" / folder / "src" / "experiments.yaml"
+    return dataclasses.replace(load_config(config_cls, experiments, experiment), **changes)
+
+
+@dataclass
+class Setup:
+    """One candidate's own model, optimizer, loss and loaders, built exactly like the others'."""
+
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    criterion: Callable
+    train_loader: ArrayLoader
+    val_loader: ArrayLoader
+    config: Any
+
+
+def build_setup(
+    name: str, splits: DatasetSplits, n_train: int, n_val: int, seed: int = 42, **changes: Any
+) -> Setup:
+    """Model ``name`` with its fashion_mnist optimizer and batch size, on the first ``n_train``
+    training and ``n_val`` validation images. The same seed gives every candidate the same
+    initial weights and the same batch order.
+    """
+    folder, _ = MODELS[name]
+    module = model_modules(folder).model
+    config = experiment_config(name, early_stopping_patience=None, **changes)
+    torch.manual_seed(seed)
+    model = module.create_model(config, splits)
+    train = ArrayLoader(
+        splits.x_train[:n_train],
+        splits.y_train[:n_train],
+        config.batch_size,
+        shuffle=True,
+        seed=seed,
+        transform=splits.transform,
+    )
+    val = ArrayLoader(
+        splits.x_val[:n_val], splits.y_val[:n_val], config.batch_size, transform=splits.transform
+    )
+    optimizer = build_optimizer(config, model)
+    return Setup(model, optimizer, module.create_criterion(config), train, val, config)
+
+
+def describe(setup: Setup) -> dict[str, Any]:
+    """What a result row was measured on."""
+    c = setup.config
+    return {
+        "model": type(setup.model).__name__,
+        "parameters": sum(p.numel() for p in setup.model.parameters()),
+        "optimizer": f"{c.optimizer} lr {c.lr} weight_decay {c.weight_decay}",
+        "batch_size": c.batch_size,
+        "train_samples": setup.train_loader.num_samples,
+        "batches_per_epoch": len(setup.train_loader),
+        "val_samples": setup.val_loader.num_samples,
+    }
+
+
+class RawLoop:
+    """A minimal hand-written PyTorch loop: what the Trainer is measured against.
+
+    Per batch: zero-grad, forward, loss, backward, step, and the epoch's loss and accuracy
+    (``.item()``); after the epoch the same validation the Trainer runs (inference mode, loss
+    and accuracy).
+    """
+
+    def __init__(self, setup: Setup) -> None:
+        self.setup = setup
+        self.model = setup.model
+        self.epoch = 0
+
+    def run_epoch(self) -> dict[str, float]:
+        s = self.setup
+        s.model.train()
+        s.train_loader.set_epoch(self.epoch)  # the same permutation as the Trainer's
+        loss_sum, correct, count = 0.0, 0, 0
+        for x, y in s.train_loader:
+            s.optimizer.zero_grad(set_to_none=True)
+            scores = s.model(x)
+            loss = s.criterion(scores, y)
+            loss.backward()
+            s.optimizer.step()
+            loss_sum += loss.item() * len(y)
+            correct += (scores.argmax(dim=1) == y).sum().item()
+            count += len(y)
+        self.epoch += 1
+        s.model.eval()
+        val_correct, val_count = 0, 0
+        with torch.inference_mode():
+            for x, y in s.val_loader:
+                scores = s.model(x)
+                s.criterion(scores, y).item()
+                val_correct += (scores.argmax(dim=1) == y).sum().item()
+                val_count += len(y)
+        return {"train_loss": loss_sum / count, "val_accuracy": val_correct / val_count}
+
+
+class EngineLoop:
+    """The shared Trainer, one epoch per call (``train`` continues from the epochs done)."""
+
+    def __init__(self, setup: Setup) -> None:
+        self.setup = setup
+        self.trainer = Trainer(
+            setup.model, setup.optimizer, setup.criterion, torch.device("cpu"), setup.config
+        )
+        self.model = setup.model
+
+    def run_epoch(self) -> dict[str, float]:
+        s = self.setup
+        history = self.trainer.train(s.train_loader, s.val_loader, self.trainer.epoch + 1)
+        return {"train_loss": history["train_loss"][-1], "val_accuracy": history["val_accuracy"][-1]}
+
+
+def same_weights(*models: torch.nn.Module) -> bool:
+    """True when every model holds bit-identical parameters and buffers."""
+    first = models[0].state_dict()
+    return all(
+        all(torch.equal(first[k], v) for k, v in m.state_dict().items()) for m in models[1:]
+    )
+
+
+# ---------------------------------------------------------------------------- tables and JSON
+
+
+def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A plain fixed-width text table (numbers already formatted by the caller)."""
+    cells = [[str(h) for h in headers]] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def write_results(script: str, payload: dict[str, Any], load: LoadMonitor) -> Path:
+    """Write ``benchmarks/results/<script>.json`` with the machine, the load and the payload."""
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    path = RESULTS_DIR / f"{script}.json"
+    document = {
+        "script": script,
+        "command": " ".join(["python", *sys.argv]),
+        "finished_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": machine_info(),
+        "load": load.summary(),
+        **payload,
+    }
+    path.write_text(json.dumps(document, indent=2) + "\n")
+    return path
+
+
+def fmt_ratio(stats: dict[str, float]) -> str:
+    """``1.031 [0.998-1.062]``: the median paired ratio and its range over the rounds."""
+    return f"{stats['median']:.3f} [{stats['min']:.3f}-{stats['max']:.3f}]"
+
+
+def fmt_seconds(stats: dict[str, float], scale: float = 1.0, unit: str = "s") -> str:
+    """``0.412 s +-6%``: the median and the relative spread (max - min) / median."""
+    return f"{stats['median'] * scale:.3f} {unit} +-{50 * stats['rel_spread']:.0f}%"
