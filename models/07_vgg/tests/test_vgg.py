@@ -223,6 +223,6 @@ def test_train_evaluate_and_depth_study_from_the_command_line(tmp_path):
     assert result.returncode == 0, result.stderr
     study = json.loads(result.stdout.strip().splitlines()[-1])
     runs = [(r["configuration"], r["batch_norm"], r["weight_layers"]) for r in study["runs"]]
-    assert runs == [("A", True, 9), ("D", True, 14), ("A", False, 9), ("D", False, 14)]
+    assert runs == [("A", True, 10), ("D", True, 15), ("A", False, 10), ("D", False, 15)]
     assert all(len(r["train_loss"]) == 2 for r in study["runs"])
     assert (folder / "outputs" / "visualizations" / "depth_study.png").is_file()
