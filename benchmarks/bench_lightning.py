@@ -16,12 +16,14 @@ weights on the same batches, one epoch per call, interleaved:
   two). Its ``training_step`` logs the epoch's loss and accuracy and its ``validation_step`` the
   validation loss and accuracy: the numbers our Trainer reports.
 
-The data are the same in-memory ``ArrayLoader`` batches for all three (Lightning accepts any
-iterable; a callback sets the epoch's permutation), so the comparison is of the loops, not of
-the data pipelines (bench_data_loading.py measures those). All three validate on the same 1,024
-images after each epoch. Lightning's time is reported twice: the whole ``fit`` call (its setup,
-the default two sanity-check validation batches, the epoch) and the epoch alone, from its
-``on_train_epoch_start`` hook to ``on_train_epoch_end`` (which runs after validation).
+All three use the optimizer ``engine.workflow.build_optimizer`` builds for the config (one
+object per candidate, same class and settings) and the same in-memory ``ArrayLoader`` batches
+(Lightning accepts any iterable; a callback sets the epoch's permutation), so the comparison is
+of the loops, not of the data pipelines (bench_data_loading.py measures those). All three
+validate on the same 1,024 images after each epoch. Lightning's time is reported twice: the
+whole ``fit`` call (its setup, the default two sanity-check validation batches, the epoch) and
+the epoch alone, from its ``on_train_epoch_start`` hook to ``on_train_epoch_end`` (which runs
+after validation).
 
 Data: 100 training batches per epoch (MLP 12,800 images, LeNet-5 6,400), under 5 minutes.
 """
@@ -171,14 +173,14 @@ def main(argv: list[str] | None = None) -> int:
     for name, r in results.items():
         for cand, s in r["epoch_seconds"].items():
             vs_raw = benchlib.fmt_ratio(r["ratio_vs_raw"][cand]) if cand != "raw" else "1"
-            vs_ours = (
-                benchlib.fmt_ratio(r["ratio_vs_trainer"][cand]) if cand != "trainer" else "1"
-            )
+            vs_ours = benchlib.fmt_ratio(r["ratio_vs_trainer"][cand]) if cand != "trainer" else "1"
             rows.append([name, cand, f"{s['median']:.3f}", f"{s['min']:.3f}-{s['max']:.3f}"])
             rows[-1] += [vs_raw, vs_ours]
     headers = ["model", "candidate", "s/epoch", "min-max", "vs raw [range]", "vs trainer [range]"]
-    print(f"torch threads {threads} (after Lightning: {threads_after}); pytorch-lightning "
-          f"{pl.__version__}; an epoch = 100 training batches + {VAL_SAMPLES} val images")
+    print(
+        f"torch threads {threads} (after Lightning: {threads_after}); pytorch-lightning "
+        f"{pl.__version__}; an epoch = 100 training batches + {VAL_SAMPLES} val images"
+    )
     print(benchlib.format_table(headers, rows))
     print("lightning = the whole fit() call; lightning_epoch = its epoch hooks only")
     payload = {
@@ -189,8 +191,10 @@ def main(argv: list[str] | None = None) -> int:
         "results": results,
     }
     path = benchlib.write_results(SCRIPT, payload, load)
-    print(f"load average (1/5/15 min) {load.samples[0]['loadavg_1_5_15']} -> "
-          f"{load.samples[-1]['loadavg_1_5_15']}; {path.relative_to(benchlib.REPO_ROOT)}")
+    print(
+        f"load average (1/5/15 min) {load.samples[0]['loadavg_1_5_15']} -> "
+        f"{load.samples[-1]['loadavg_1_5_15']}; {path.relative_to(benchlib.REPO_ROOT)}"
+    )
     return 0
 
 

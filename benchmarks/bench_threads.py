@@ -133,7 +133,9 @@ def main(argv: list[str] | None = None) -> int:
         results[name] = {
             "steps_per_round": steps,
             "rounds": args.rounds or rounds,
-            "ms_per_step": {n: benchlib.spread([1000 * t / steps for t in v]) for n, v in wall.items()},
+            "ms_per_step": {
+                n: benchlib.spread([1000 * t / steps for t in v]) for n, v in wall.items()
+            },
             "cpu_ms_per_step": {
                 n: benchlib.spread([1000 * t / steps for t in v]) for n, v in cpu.items()
             },
@@ -183,8 +185,10 @@ def main(argv: list[str] | None = None) -> int:
         "fresh_processes_mlp_step": fresh,
     }
     path = benchlib.write_results(SCRIPT, payload, load)
-    print(f"load average (1/5/15 min) {load.samples[0]['loadavg_1_5_15']} -> "
-          f"{load.samples[-1]['loadavg_1_5_15']}; {path.relative_to(benchlib.REPO_ROOT)}")
+    print(
+        f"load average (1/5/15 min) {load.samples[0]['loadavg_1_5_15']} -> "
+        f"{load.samples[-1]['loadavg_1_5_15']}; {path.relative_to(benchlib.REPO_ROOT)}"
+    )
     return 0
 
 

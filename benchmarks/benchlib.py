@@ -79,7 +79,9 @@ def machine_info() -> dict[str, Any]:
     return {
         "cpu_model": cpu_model(),
         "logical_cores": os.cpu_count(),
-        "cores_available": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "cores_available": (
+            len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+        ),
         "ram_gib": ram_gib(),
         "python": platform.python_version(),
         "platform": platform.platform(),
@@ -216,13 +218,36 @@ class Setup:
     config: Any
 
 
+def user_optimizer(config: Any, model: torch.nn.Module) -> torch.optim.Optimizer:
+    """The optimizer a user writes by hand for the config: torch's class with its defaults."""
+    params = model.parameters()
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(
+            params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
+        )
+    if config.optimizer == "adam":
+        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+    assert config.optimizer == "adamw", f"no torch optimizer for {config.optimizer!r}"
+    return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+
+
 def build_setup(
-    name: str, splits: DatasetSplits, n_train: int, n_val: int, seed: int = 42, **changes: Any
+    name: str,
+    splits: DatasetSplits,
+    n_train: int,
+    n_val: int,
+    seed: int = 42,
+    optimizer: str = "engine",
+    **changes: Any,
 ) -> Setup:
     """Model ``name`` with its fashion_mnist optimizer and batch size, on the first ``n_train``
     training and ``n_val`` validation images. The same seed gives every candidate the same
     initial weights and the same batch order.
+
+    ``optimizer="engine"`` builds it with ``engine.workflow.build_optimizer`` (what train.py
+    uses); ``"torch_default"`` as a user would by hand (``user_optimizer``).
     """
+    assert optimizer in ("engine", "torch_default"), f"unknown optimizer source {optimizer!r}"
     folder, _ = MODELS[name]
     module = model_modules(folder).model
     config = experiment_config(name, early_stopping_patience=None, **changes)
@@ -239,8 +264,10 @@ def build_setup(
     val = ArrayLoader(
         splits.x_val[:n_val], splits.y_val[:n_val], config.batch_size, transform=splits.transform
     )
-    optimizer = build_optimizer(config, model)
-    return Setup(model, optimizer, module.create_criterion(config), train, val, config)
+    built = (
+        build_optimizer(config, model) if optimizer == "engine" else user_optimizer(config, model)
+    )
+    return Setup(model, built, module.create_criterion(config), train, val, config)
 
 
 def describe(setup: Setup) -> dict[str, Any]:
@@ -250,6 +277,9 @@ def describe(setup: Setup) -> dict[str, Any]:
         "model": type(setup.model).__name__,
         "parameters": sum(p.numel() for p in setup.model.parameters()),
         "optimizer": f"{c.optimizer} lr {c.lr} weight_decay {c.weight_decay}",
+        "optimizer_defaults": {
+            k: v for k, v in setup.optimizer.defaults.items() if k in ("foreach", "fused")
+        },
         "batch_size": c.batch_size,
         "train_samples": setup.train_loader.num_samples,
         "batches_per_epoch": len(setup.train_loader),
@@ -309,15 +339,16 @@ class EngineLoop:
     def run_epoch(self) -> dict[str, float]:
         s = self.setup
         history = self.trainer.train(s.train_loader, s.val_loader, self.trainer.epoch + 1)
-        return {"train_loss": history["train_loss"][-1], "val_accuracy": history["val_accuracy"][-1]}
+        return {
+            "train_loss": history["train_loss"][-1],
+            "val_accuracy": history["val_accuracy"][-1],
+        }
 
 
 def same_weights(*models: torch.nn.Module) -> bool:
     """True when every model holds bit-identical parameters and buffers."""
     first = models[0].state_dict()
-    return all(
-        all(torch.equal(first[k], v) for k, v in m.state_dict().items()) for m in models[1:]
-    )
+    return all(all(torch.equal(first[k], v) for k, v in m.state_dict().items()) for m in models[1:])
 
 
 # ---------------------------------------------------------------------------- tables and JSON

@@ -14,7 +14,7 @@ class LeNet5Config(BaseConfig):
     # The architecture is fixed by the paper (Sec. II-B); only the training recipe is chosen here.
     # The paper trains with stochastic diagonal Levenberg-Marquardt, one sample per update, for
     # 20 passes (Appendix C). AdamW on mini-batches of 64 with a cosine decay gets close to the
-    # paper's error in 12 passes; one MNIST pass takes 30-50 s on 2 busy CPU cores.
+    # paper's error in 12 passes; one MNIST pass takes 15-50 s on 2 busy CPU cores.
     optimizer: Literal["sgd", "adam", "adamw", "none"] = "adamw"
     lr: float = 2e-3
     # Decoupled weight decay (times lr per step). Without it the net fits the training set

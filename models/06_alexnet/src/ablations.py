@@ -121,10 +121,10 @@ def plot_ablations(results: dict[str, Any], path: Path) -> Path:
     """Left: training accuracy per epoch, ReLU vs tanh, with the target. Right: train vs test."""
     epochs = range(1, len(results["variants"]["relu"]["curves"]["val"]) + 1)
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
-    for name, style in (("relu_plain", "-"), ("tanh_plain", "--")):
-        curves = results["variants"][name]["curves"]
-        left.plot(epochs, curves["train"], style, label=f"{name.split('_')[0]}: train")
-        left.plot(epochs, curves["val"], style, alpha=0.5, label=f"{name.split('_')[0]}: val")
+    for name, color in (("relu_plain", "tab:blue"), ("tanh_plain", "tab:green")):
+        curves, label = results["variants"][name]["curves"], name.split("_")[0]
+        left.plot(epochs, curves["train"], "-", color=color, label=f"{label}: train")
+        left.plot(epochs, curves["val"], ":", color=color, label=f"{label}: val")
     left.axhline(results["target"], color="grey", lw=0.8, label=f"target {results['target']}")
     left.set(
         xlabel="epoch",

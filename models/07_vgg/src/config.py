@@ -31,7 +31,10 @@ class VGGConfig(BaseConfig):
     # The paper's classifier is FC-4096, FC-4096, FC-1000 with dropout 0.5 on the first two;
     # scaled to the 128 features left after five poolings of a 32x32 image.
     fc_sizes: tuple[int, ...] = (256, 256)
-    dropout: float = 0.5
+    # Dropout after each hidden FC layer. The paper's 0.5 on 4096 units is harmless; on our 256
+    # units it stalls short runs (VGG-B with BN, 5000 CIFAR-10 images, 4 epochs: 0.17 test
+    # accuracy with 0.5, 0.50 with 0; README), so it is off for our budgets.
+    dropout: float = 0.0
     # Batch normalisation (Ioffe & Szegedy, 2015) came a year after VGG; the paper has none.
     # On: BN after every convolution. Off: the "plain" net of the paper.
     batch_norm: bool = True

@@ -10,8 +10,8 @@ What is implemented:
   (3 * 9 C^2 against 49 C^2) and more non-linearities than one large filter (Sec. 2.3).
 - Depth as data (Sec. 2.2, Table 1): configurations A, B, D and E are lists of the
   convolutions of each stage (config.CONFIGURATIONS), from 11 to 19 weight layers.
-- The classifier (Sec. 2.1): fully connected layers with ReLU and dropout 0.5, then the class
-  scores; softmax cross-entropy.
+- The classifier (Sec. 2.1): fully connected layers with ReLU and dropout (the paper: 0.5; off
+  by default here, config.py says why), then the class scores; softmax cross-entropy.
 - Preprocessing (Sec. 2.1): the mean RGB value of the training set is subtracted from each pixel
   (a buffer, so a checkpoint carries it).
 - Initialisation (Sec. 3.1): the paper's N(0, 0.01^2) with zero biases ("normal"), the Glorot &
@@ -85,7 +85,7 @@ class VGG(nn.Module):
         num_classes: Classes of the last layer.
         mean_rgb: Per-channel training mean (C,), subtracted from every input.
         fc_sizes: Hidden fully connected layers (the paper: 4096, 4096).
-        dropout: Drop probability before each hidden FC layer's successor (the paper: 0.5).
+        dropout: Drop probability after each hidden FC layer (the paper: 0.5).
         batch_norm: BN after every convolution (not in the paper).
         init: "normal" (the paper), "xavier" or "kaiming".
     """
@@ -98,7 +98,7 @@ class VGG(nn.Module):
         num_classes: int,
         mean_rgb: torch.Tensor,
         fc_sizes: Sequence[int] = (256, 256),
-        dropout: float = 0.5,
+        dropout: float = 0.0,
         batch_norm: bool = True,
         init: str = "kaiming",
     ) -> None:
