@@ -158,7 +158,10 @@ def plot_comparison(result: dict[str, Any], path: Path) -> Path:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description="GoogLeNet against VGG on the same budget.")
     p.add_argument(
-        "--vgg-configurations", nargs="*", default=["A", "D"], help="VGG columns (none: GoogLeNet only)"
+        "--vgg-configurations",
+        nargs="*",
+        default=["A", "D"],
+        help="VGG columns (none: GoogLeNet only)",
     )
     p.add_argument("--train-samples", type=int, default=10_000, help="random training subset")
     p.add_argument("--val-samples", type=int, default=2_000, help="random validation subset")
