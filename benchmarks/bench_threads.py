@@ -18,8 +18,9 @@ a shared machine.
 
 A cross-check without switching in one process: ``--processes`` rounds of two fresh child
 processes (this script with ``--child``), one started with 1 thread and one with 2, each
-setting its count once at start as ``apply_threads`` does, then timing MLP steps. About a
-minute and a half on 2 cores in all.
+setting its count once at start as ``apply_threads`` does, then timing MLP steps. One to two
+minutes on 2 cores; time budgets per workload keep it under 5 minutes when two threads turn
+pathologically slow under load.
 """
 
 from __future__ import annotations
@@ -37,8 +38,10 @@ import torch
 
 SCRIPT = "bench_threads"
 THREADS = (1, 2)
-# workload -> (steps per round, rounds)
-PLAN = {"mlp_step": (40, 20), "lenet5_step": (10, 20), "matmul_2048": (1, 20)}
+# workload -> (steps per round, rounds at most, seconds at most). Under heavy load two threads
+# can be tens of times slower; the time budget keeps the script within 5 minutes regardless.
+PLAN = {"mlp_step": (40, 20, 50.0), "lenet5_step": (10, 20, 60.0), "matmul_2048": (1, 20, 30.0)}
+CHILD_SECONDS = 3.0  # a child process times MLP steps for about this long (at least one round)
 
 
 def train_steps(name: str, splits, steps: int, seed: int) -> Callable[[], None]:
@@ -77,11 +80,14 @@ def child(threads: int, seed: int) -> None:
     steps = PLAN["mlp_step"][0]
     run = train_steps("mlp", benchlib.fashion_mnist(seed=seed), steps, seed)
     run()  # warm-up
-    start, cpu = time.perf_counter(), time.process_time()
-    for _ in range(5):
+    start, cpu, rounds = time.perf_counter(), time.process_time(), 0
+    while rounds < 5 and (rounds == 0 or time.perf_counter() - start < CHILD_SECONDS):
         run()
+        rounds += 1
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu
-    print(json.dumps({"threads": torch.get_num_threads(), "wall": wall / 5, "cpu": cpu / 5}))
+    print(
+        json.dumps({"threads": torch.get_num_threads(), "wall": wall / rounds, "cpu": cpu / rounds})
+    )
 
 
 def in_fresh_processes(rounds: int, seed: int) -> dict[str, Any]:
@@ -125,14 +131,17 @@ def main(argv: list[str] | None = None) -> int:
     }
     results: dict[str, Any] = {}
     for name, run in work.items():
-        steps, rounds = PLAN[name]
+        steps, rounds, budget = PLAN[name]
         candidates = {f"threads_{t}": with_threads(t, run) for t in THREADS}
-        times = benchlib.interleaved(candidates, repeats=args.rounds or rounds, warmup=1)
+        times = benchlib.interleaved(
+            candidates, repeats=args.rounds or rounds, warmup=1, budget_seconds=budget
+        )
         load.sample(f"after {name}")
         wall, cpu = times["wall"], times["cpu"]
         results[name] = {
             "steps_per_round": steps,
-            "rounds": args.rounds or rounds,
+            "rounds": len(times["wall"]["threads_1"]),
+            "budget_seconds": budget,
             "ms_per_step": {
                 n: benchlib.spread([1000 * t / steps for t in v]) for n, v in wall.items()
             },

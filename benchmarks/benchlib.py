@@ -127,24 +127,35 @@ class LoadMonitor:
 
 
 def interleaved(
-    candidates: dict[str, Callable[[], Any]], repeats: int, warmup: int = 1
+    candidates: dict[str, Callable[[], Any]],
+    repeats: int,
+    warmup: int = 1,
+    budget_seconds: float | None = None,
+    min_repeats: int = 3,
 ) -> dict[str, dict[str, list[float]]]:
     """Time each candidate ``repeats`` times, interleaved, after ``warmup`` untimed rounds.
 
     Round r runs the candidates in an order rotated by r (A B C, B C A, C A B, ...), so that no
-    candidate always runs first or right after the same neighbour.
+    candidate always runs first or right after the same neighbour. With ``budget_seconds``, no
+    new round starts once that much time has been spent (warm-up included) and at least
+    ``min_repeats`` rounds are done: a candidate that turns pathologically slow under load cannot
+    push the script past its time limit (the number of rounds done is the length of the lists).
 
     Returns:
         ``{"wall": {name: [seconds per round]}, "cpu": {name: [...]}}``: wall-clock time and this
         process's CPU time (all its threads), one entry per round.
     """
     names = list(candidates)
+    start = time.perf_counter()
     for _ in range(warmup):
         for name in names:
             candidates[name]()
     wall: dict[str, list[float]] = {name: [] for name in names}
     cpu: dict[str, list[float]] = {name: [] for name in names}
     for r in range(repeats):
+        spent = time.perf_counter() - start
+        if budget_seconds is not None and r >= min_repeats and spent > budget_seconds:
+            break
         shift = r % len(names)
         for name in names[shift:] + names[:shift]:
             w0, c0 = time.perf_counter(), time.process_time()

@@ -1,6 +1,6 @@
 """Parameters and FLOPs against accuracy: GoogLeNet and VGG on the same data and budget.
 
-    python src/compare.py                                  # GoogLeNet, VGG-A, VGG-D on CIFAR-10
+    python src/compare.py                             # GoogLeNet, VGG-A, VGG-B, VGG-D on CIFAR-10
     python src/compare.py --vgg-configurations A B D E --epochs 3 --train-samples 5000
 
 The paper's claim (Sec. 1, 5): the Inception design gets its accuracy with a small fraction of
@@ -160,7 +160,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--vgg-configurations",
         nargs="*",
-        default=["A", "D"],
+        default=["A", "B", "D"],
         help="VGG columns (none: GoogLeNet only)",
     )
     p.add_argument("--train-samples", type=int, default=10_000, help="random training subset")
