@@ -393,8 +393,3 @@ def write_results(script: str, payload: dict[str, Any], load: LoadMonitor) -> Pa
 def fmt_ratio(stats: dict[str, float]) -> str:
     """``1.031 [0.998-1.062]``: the median paired ratio and its range over the rounds."""
     return f"{stats['median']:.3f} [{stats['min']:.3f}-{stats['max']:.3f}]"
-
-
-def fmt_seconds(stats: dict[str, float], scale: float = 1.0, unit: str = "s") -> str:
-    """``0.412 s +-6%``: the median and the relative spread (max - min) / median."""
-    return f"{stats['median'] * scale:.3f} {unit} +-{50 * stats['rel_spread']:.0f}%"
