@@ -71,7 +71,8 @@ class Augment(nn.Module):
 
     Active in training mode only; the identity in eval mode. The randomness comes from torch's
     global generator, which the workflow seeds and every checkpoint saves, so a resumed run
-    draws the same crops. The crop and flip themselves are data_utils.transforms'.
+    draws the same crops. The crop and flip themselves are data_utils.transforms'. (06_alexnet
+    has the same module: the shared loaders have no train-only transform hook yet.)
     """
 
     def __init__(self, padding: int = 4) -> None:
