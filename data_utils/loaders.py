@@ -99,7 +99,8 @@ class ArrayLoader:
         idx = self.indices()
         for batch in range(len(self)):
             batch_idx = idx[batch * self.batch_size : (batch + 1) * self.batch_size]
-            xb, yb = self.x[batch_idx], self.y[batch_idx]
+            # index_select: the same rows as x[batch_idx], several times faster on CPU
+            xb, yb = self.x.index_select(0, batch_idx), self.y.index_select(0, batch_idx)
             if self.transform is not None:
                 xb = self.transform(xb)
             yield xb, yb

@@ -227,36 +227,50 @@ class Trainer:
         """
         self.optimizer.zero_grad(set_to_none=True)
         weights = self._loss_weights([len(y) for _, y in group])
-        loss_sum, correct = torch.zeros((), dtype=torch.float64, device=self.device), 0.0
+        loss_sum, correct = 0.0, 0.0  # Python floats (float64): no per-step tensor ops
         for i, ((x, y), weight) in enumerate(zip(group, weights)):
             x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
             with distributed.no_sync(self.ddp_model, sync=i == len(group) - 1):
                 with autocast(self.device, self.config.precision):
                     scores = self.ddp_model(x)
                     loss = self._batch_loss(scores, y)
-                (loss * weight).backward()
-            loss_sum += loss.detach().double() * len(y)
+                (loss if weight == 1.0 else loss * weight).backward()
+            loss_sum += float(loss.detach()) * len(y)
             correct += _correct(scores.detach(), y)
         grads = [p.grad for p in self.model.parameters() if p.grad is not None]
-        grad_norm = torch.nn.utils.get_total_norm(grads) if grads else torch.zeros(())
-        if not self._finite_or_skip(float(loss_sum), float(grad_norm)):
+        grad_check = self._grad_check_value(grads)  # the global norm when clipping
+        if not self._finite_or_skip(loss_sum, float(grad_check)):
             self.optimizer.zero_grad(set_to_none=True)
             return {"stepped": False, "loss": float("nan")}
         grad_norms = self.auditor.grad_norms() if audit else {}  # before clipping
         if self.config.grad_clip:
             torch.nn.utils.clip_grads_with_norm_(
-                self.model.parameters(), self.config.grad_clip, grad_norm
+                self.model.parameters(), self.config.grad_clip, grad_check
             )
         self.optimizer.step()
         n = sum(len(y) for _, y in group)
         return {
             "stepped": True,
-            "loss": float(loss_sum) / max(n, 1),  # mean over the step's samples (0 if padding)
-            "loss_sum": float(loss_sum),
+            "loss": loss_sum / max(n, 1),  # mean over the step's samples (0 if padding)
+            "loss_sum": loss_sum,
             "correct": correct,
             "count": n,
             "grad_norms": grad_norms,
         }
+
+    def _grad_check_value(self, grads: list[torch.Tensor]) -> torch.Tensor:
+        """A number that is NaN or Inf when any gradient entry is: the finiteness check.
+
+        With ``grad_clip`` it is the global gradient norm, which clipping then reuses. Without,
+        it is the plain sum of every gradient: one pass with no squares, cheaper than a norm
+        and slower to overflow, and NaN or Inf exactly when some entry is (or the sum overflows
+        float32, which a norm would do first).
+        """
+        if not grads:
+            return torch.zeros(())
+        if self.config.grad_clip:
+            return torch.nn.utils.get_total_norm(grads)
+        return torch.stack([g.sum() for g in grads]).sum()
 
     # ------------------------------------------------------------------------- batches and steps
 
@@ -437,7 +451,7 @@ class Trainer:
 
     # ---------------------------------------------------------------------- failures and signals
 
-    def _finite_or_skip(self, loss_sum: float, grad_norm: float) -> bool:
+    def _finite_or_skip(self, loss_sum: float, grad_value: float) -> bool:
         """Apply the failure policy to a step: True if it may go ahead.
 
         ``nan_policy="stop"``: a NaN or Inf loss or gradient saves a debug checkpoint (the state
@@ -445,7 +459,7 @@ class Trainer:
         update, not counted in global_step) and counted; more than ``max_skipped_steps`` stops.
         Under DDP every process takes the same branch.
         """
-        bad_loss, bad_grad = not math.isfinite(loss_sum), not math.isfinite(grad_norm)
+        bad_loss, bad_grad = not math.isfinite(loss_sum), not math.isfinite(grad_value)
         if not distributed.any_true(bad_loss or bad_grad):
             return True
         what = "loss" if bad_loss else "gradient" if bad_grad else "loss or gradient (other rank)"
