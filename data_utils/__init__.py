@@ -14,7 +14,12 @@ from data_utils.graphs import GraphData, normalized_adjacency
 from data_utils.loaders import ArrayLoader, create_data_loaders, epoch_generator
 from data_utils.registry import DATASETS
 from data_utils.sources import cache_dir, fetch
-from data_utils.splits import load_dataset, standardization_stats, stratified_split
+from data_utils.splits import (
+    load_dataset,
+    standardization_stats,
+    stratified_split,
+    subsample_splits,
+)
 from data_utils.text import CharCorpus, Vocabulary, tokenize
 from data_utils.vision import SegmentationData
 
@@ -35,5 +40,6 @@ __all__ = [
     "normalized_adjacency",
     "standardization_stats",
     "stratified_split",
+    "subsample_splits",
     "tokenize",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import logging
 from pathlib import Path
@@ -193,4 +194,47 @@ def load_dataset(
         mean=mean,
         std=std,
         metadata=raw.metadata,
+    )
+
+
+def subsample_splits(
+    splits: DatasetSplits,
+    train_samples: int,
+    val_samples: int,
+    test_samples: int | None,
+    seed: int,
+) -> DatasetSplits:
+    """Seeded random subsets of the three splits, for studies that train many networks.
+
+    Random rather than the first N: some sources (the CIFAR-10 JPEG copy) store their images
+    sorted by class. One generator draws the train, then the val, then the test order, so the
+    same seed and sizes always give the same subsets. Everything but the examples (transform,
+    standardisation statistics, class names) is kept.
+
+    Args:
+        splits: The output of load_dataset.
+        train_samples: Training examples to keep (all if the split is smaller).
+        val_samples: Validation examples to keep (all if the split is smaller).
+        test_samples: Test examples to keep; None keeps the whole test split in its order.
+        seed: Seed of the generator.
+
+    Returns:
+        A new DatasetSplits holding the subsets.
+    """
+    assert train_samples > 0 and val_samples > 0, "keep at least one training and one val example"
+    assert test_samples is None or test_samples > 0, "test_samples must be > 0 (None: all)"
+    gen = torch.Generator().manual_seed(seed)
+    train = torch.randperm(len(splits.y_train), generator=gen)[:train_samples]
+    val = torch.randperm(len(splits.y_val), generator=gen)[:val_samples]
+    test = torch.arange(len(splits.y_test))
+    if test_samples is not None:
+        test = torch.randperm(len(splits.y_test), generator=gen)[:test_samples]
+    return dataclasses.replace(
+        splits,
+        x_train=splits.x_train[train],
+        y_train=splits.y_train[train],
+        x_val=splits.x_val[val],
+        y_val=splits.y_val[val],
+        x_test=splits.x_test[test],
+        y_test=splits.y_test[test],
     )

@@ -84,15 +84,24 @@ class ModelSpec:
 # ------------------------------------------------------------------------------------ arguments
 
 
-def train_parser(spec: ModelSpec) -> argparse.ArgumentParser:
-    """The train.py arguments of architecture section 10, plus resume and generic overrides."""
-    p = argparse.ArgumentParser(description=f"Train {spec.name}.")
-    p.add_argument("--experiment", required=True, help="experiment name from experiments.yaml")
+def add_override_arguments(p: argparse.ArgumentParser) -> None:
+    """The config overrides that train.py and the study scripts (engine.study) both offer.
+
+    ``cli_overrides`` reads them, together with --grad-accum-steps, --precision, --max-steps and
+    --set.
+    """
     p.add_argument("--epochs", help="override the number of epochs")
     p.add_argument("--batch-size", help="override the batch size")
     p.add_argument("--learning-rate", help="override the learning rate")
     p.add_argument("--seed", help="random seed (data split, init, shuffling)")
     p.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps")
+
+
+def train_parser(spec: ModelSpec) -> argparse.ArgumentParser:
+    """The train.py arguments of architecture section 10, plus resume and generic overrides."""
+    p = argparse.ArgumentParser(description=f"Train {spec.name}.")
+    p.add_argument("--experiment", required=True, help="experiment name from experiments.yaml")
+    add_override_arguments(p)
     p.add_argument("--grad-accum-steps", help="batches accumulated into one optimizer step")
     p.add_argument("--precision", help="fp32 (default) or bf16 (autocast, CPU or GPU)")
     p.add_argument("--max-steps", help="stop after this many optimizer steps ('none': no limit)")

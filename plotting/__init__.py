@@ -16,17 +16,23 @@ matplotlib.use("Agg")
 from plotting.audit import plot_gradient_audit  # noqa: E402
 from plotting.classification import plot_confusion_matrix, plot_decision_boundary  # noqa: E402
 from plotting.core import save_figure  # noqa: E402
-from plotting.curves import plot_learning_curves  # noqa: E402
-from plotting.features import plot_conv_filters, plot_feature_maps  # noqa: E402
+from plotting.curves import draw_epoch_curves, plot_learning_curves  # noqa: E402
+from plotting.features import (  # noqa: E402
+    plot_conv_filters,
+    plot_feature_maps,
+    plot_stage_features,
+)
 from plotting.weights import plot_weights_as_images  # noqa: E402
 
 __all__ = [
+    "draw_epoch_curves",
     "plot_confusion_matrix",
     "plot_conv_filters",
     "plot_decision_boundary",
     "plot_feature_maps",
     "plot_gradient_audit",
     "plot_learning_curves",
+    "plot_stage_features",
     "plot_weights_as_images",
     "save_figure",
 ]

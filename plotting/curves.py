@@ -150,3 +150,36 @@ def plot_learning_curves(
         _draw_panel(ax, curves, ylabel, best)
     fig.suptitle(title or "Learning curves")
     return save_figure(fig, path)
+
+
+def draw_epoch_curves(
+    ax: Axes,
+    curves: Sequence[tuple[Sequence[float], Mapping[str, Any]]],
+    *,
+    ylabel: str | None = None,
+) -> None:
+    """Draw one per-epoch curve per network on one axis, for studies that compare networks.
+
+    Each curve brings its own matplotlib style (``label``, ``color``, ``linestyle``,
+    ``marker``, ...), so a study can say what its colours and line styles mean (depth,
+    shortcuts, BN). The axis gets an "epoch" label with integer ticks, a light grid and a
+    legend, drawn last so that it also lists what is already on the axis (a reference line).
+
+    Args:
+        ax: The axis to draw on (the caller owns the figure and saves it).
+        curves: ``(values, style)`` pairs; ``values`` holds one number per epoch, epoch 1 first.
+        ylabel: Label of the y axis; None leaves it as it is.
+
+    Raises:
+        ValueError: If a curve has no values.
+    """
+    for values, style in curves:
+        if len(values) == 0:
+            raise ValueError(f"curve {style.get('label', '')!r} has no values (one per epoch)")
+        ax.plot(range(1, len(values) + 1), values, **style)
+    ax.set_xlabel("epoch")
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    if ylabel is not None:
+        ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")

@@ -7,14 +7,18 @@ untrained one. Feature maps are the activations one layer produces for one input
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import matplotlib.pyplot as plt
 import numpy as np
 
 from plotting.core import save_figure, to_numpy
 from plotting.weights import grid_shape
+
+if TYPE_CHECKING:  # for the annotation only: the plotting package imports no data code
+    from data_utils import DatasetSplits
 
 FIGURE_MAX_SIDE = 14.0  # inches; large grids shrink their cells instead of growing the PNG
 
@@ -156,3 +160,40 @@ def plot_feature_maps(maps: Any, path: str | Path, max_maps: int = 32, title: st
         fontsize="medium",
     )
     return save_figure(fig, path)
+
+
+def plot_stage_features(
+    stage_outputs: Callable[[Any], Mapping[str, Any]],
+    splits: DatasetSplits,
+    vis_dir: str | Path,
+    prefix: str,
+    network: str,
+) -> dict[str, Path]:
+    """Draw what each stage of a network makes of the first test image, one grid per stage.
+
+    The image is transformed as the loaders transform a batch (``splits.transform``); which
+    stages there are is the model's own anatomy, given by ``stage_outputs``.
+
+    Args:
+        stage_outputs: ``image (C, H, W) -> {stage name: activations (C_s, H_s, W_s)}``, in the
+            network's order.
+        splits: The data; its first test image and that image's class are used.
+        vis_dir: Folder of the figures.
+        prefix: Figures are ``<vis_dir>/<prefix>_features_<stage>.png``.
+        network: The network's name in the titles: "<network> <stage> on the first test image
+            (<class>)".
+
+    Returns:
+        ``{"features_<stage>": path}`` for every stage.
+    """
+    x = splits.x_test[:1]
+    image = (splits.transform(x) if splits.transform is not None else x)[0]  # (C, H, W)
+    label = splits.class_names[int(splits.y_test[0])]
+    return {
+        f"features_{name}": plot_feature_maps(
+            maps,
+            Path(vis_dir) / f"{prefix}_features_{name}.png",
+            title=f"{network} {name} on the first test image ({label})",
+        )
+        for name, maps in stage_outputs(image).items()
+    }

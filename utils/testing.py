@@ -1,17 +1,30 @@
 """Pytest plugin for the root tests and every model's tests (``-p utils.testing`` in pyproject).
 
 It keeps tests off the network and off the screen, and gives end-to-end tests one way to run a
-model's scripts as a user would.
+model's scripts as a user would; it also holds the small pieces several models' tests share
+(a fixed-batch training loop, a synthetic image task).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:  # imported where used: pytest_configure sets the thread count before torch loads
+    from data_utils import DatasetSplits
+    from engine.workflow import ModelSpec
+
+# End-to-end tests that train on real data sets (Fashion-MNIST, CIFAR-10) run only where they are.
+needs_data = pytest.mark.skipif(
+    not os.environ.get("AIFS_DATA_DIR"),
+    reason="the command-line tests train on Fashion-MNIST: set AIFS_DATA_DIR to its folder",
+)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -49,3 +62,80 @@ def copy_model(model_dir: Path, destination: Path) -> Path:
         Path(model_dir) / "src", target / "src", ignore=shutil.ignore_patterns("__pycache__")
     )
     return target
+
+
+def run_json(model_dir: Path, script: str, *args: str) -> dict[str, Any]:
+    """Run ``python src/<script> args... --json``; assert success; parse its last stdout line."""
+    result = run_script(model_dir, script, *args, "--json")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def train_and_evaluate_smoke(model_dir: Path) -> dict[str, Any]:
+    """The ``smoke`` experiment as a user runs it: train.py with --visualize (no wandb), then
+    evaluate.py on the latest checkpoint. Asserts both succeed and the final checkpoint exists;
+    returns evaluate.py's metrics JSON."""
+    result = run_script(model_dir, "train.py", "--experiment", "smoke", "--no-wandb", "--visualize")
+    assert result.returncode == 0, result.stderr
+    assert list((Path(model_dir) / "outputs" / "models" / "smoke").glob("*_final.pt"))
+    return run_json(model_dir, "evaluate.py", "--checkpoint", "latest", "--experiment", "smoke")
+
+
+def run_study_smoke(model_dir: Path, script: str, *args: str) -> dict[str, Any]:
+    """A side-by-side study script (engine.study) on tiny subsets of the ``smoke`` experiment's
+    data (64 training, 32 validation, 200 test examples, no step limit); its result JSON.
+    ``args`` choose the variants and the epochs."""
+    subsets = ("--train-samples", "64", "--val-samples", "32", "--test-samples", "200")
+    return run_json(
+        model_dir, script, "--experiment", "smoke", *subsets, "--set", "max_steps=none", *args
+    )
+
+
+def fixed_batch_losses(
+    spec: ModelSpec, config: Any, splits: DatasetSplits, lr: float, steps: int
+) -> list[float]:
+    """Train a fresh model on one fixed batch; the loss before each step.
+
+    The model and its loss come from the model's spec (weights drawn after seeding with 0); the
+    batch is the whole training split, transformed as the loaders do; the optimiser is SGD with
+    momentum 0.9. The "loss goes down on a fixed batch" test of every model (STYLE.md rule 9).
+    """
+    import torch
+
+    torch.manual_seed(0)
+    model = spec.create_model(config, splits)
+    criterion = spec.create_criterion(config)
+    x, y = splits.x_train, splits.y_train
+    if splits.transform is not None:
+        x = splits.transform(x)
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+    losses = []
+    for _ in range(steps):
+        optimizer.zero_grad()
+        loss = criterion(model(x), y)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return losses
+
+
+def patch_image_splits(n: int = 32, channels: int = 1, side: int = 28) -> DatasetSplits:
+    """Dark noise images with a bright patch whose place is the class (uint8, like the loaders).
+
+    Ten places on a 2 x 5 grid, so ``side`` must be at least 28; train is all ``n`` images,
+    val and test the first 8.
+    """
+    assert side >= 28, f"the ten patch places need images of at least 28x28 (got {side})"
+    import torch
+
+    from data_utils import DatasetSplits
+    from data_utils.transforms import to_float
+
+    gen = torch.Generator().manual_seed(0)
+    y = torch.arange(n) % 10
+    x = torch.randint(0, 64, (n, channels, side, side), dtype=torch.uint8, generator=gen)
+    for i, label in enumerate(y.tolist()):
+        row, col = divmod(label, 5)
+        x[i, :, 4 + 10 * row : 10 + 10 * row, 1 + 5 * col : 5 + 5 * col] = 255
+    names = [str(k) for k in range(10)]
+    return DatasetSplits("tiny", x, y, x[:8], y[:8], x[:8], y[:8], 10, names, to_float)

@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 import torch
 
-from data_utils import DATASETS, DatasetSplits, RawDataset, load_dataset, stratified_split
+from data_utils import (
+    DATASETS,
+    DatasetSplits,
+    RawDataset,
+    load_dataset,
+    stratified_split,
+    subsample_splits,
+)
 from utils.exceptions import DataError
 
 SMALL_SETS = [
@@ -191,3 +198,28 @@ def test_every_registered_loader_accepts_seed_and_data_dir() -> None:
         params = inspect.signature(loader).parameters
         assert "seed" in params and "data_dir" in params, name
         assert all(p.kind == p.KEYWORD_ONLY for p in params.values()), name
+
+
+def test_subsample_splits_is_a_seeded_random_subset_of_each_split() -> None:
+    splits = load_dataset("digits", seed=0)
+    small = subsample_splits(splits, 100, 20, 30, seed=5)
+    assert (len(small.y_train), len(small.y_val), len(small.y_test)) == (100, 20, 30)
+    for part in ("train", "val", "test"):
+        rows = _rows(getattr(splits, f"x_{part}"))
+        assert _rows(getattr(small, f"x_{part}")) <= rows, f"{part} subset left its split"
+    first = [int(c) for c in small.y_train[:20]]
+    assert first != sorted(first), "random, not the first N (sources may sort by class)"
+    again = subsample_splits(splits, 100, 20, 30, seed=5)
+    assert torch.equal(again.x_train, small.x_train) and torch.equal(again.y_test, small.y_test)
+    other = subsample_splits(splits, 100, 20, 30, seed=6)
+    assert not torch.equal(other.x_train, small.x_train)
+    assert small.mean is splits.mean and small.class_names == splits.class_names
+
+
+def test_subsample_splits_keeps_the_whole_test_split_without_test_samples() -> None:
+    splits = load_dataset("digits", seed=0)
+    small = subsample_splits(splits, 10_000, 10_000, None, seed=5)
+    assert torch.equal(small.x_test, splits.x_test)  # all, in order
+    assert len(small.y_train) == len(splits.y_train)  # sizes beyond a split keep all of it
+    with pytest.raises(AssertionError, match="at least one"):
+        subsample_splits(splits, 0, 10, None, seed=5)

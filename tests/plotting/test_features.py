@@ -9,8 +9,9 @@ import pytest
 import torch
 from torch import nn
 
-from plotting import plot_conv_filters, plot_feature_maps
+from plotting import plot_conv_filters, plot_feature_maps, plot_stage_features
 from plotting.features import _rescale
+from utils.testing import patch_image_splits
 
 
 @pytest.fixture(autouse=True)
@@ -100,3 +101,22 @@ def test_feature_maps_bad_input_raises(tmp_path, maps, kwargs, match):
 def test_path_must_be_png(tmp_path):
     with pytest.raises(ValueError, match=".png"):
         plot_feature_maps(np.zeros((2, 5, 5)), tmp_path / "m.jpg")
+
+
+def test_stage_features_draw_each_stage_of_the_first_test_image(tmp_path):
+    splits = patch_image_splits(n=8, channels=3, side=28)
+    seen = []
+
+    def stages(image: torch.Tensor) -> dict[str, torch.Tensor]:
+        seen.append(image)
+        return {"stem": image[:2], "stage1": image[:, ::2, ::2]}
+
+    figures = plot_stage_features(stages, splits, tmp_path, "run_eval", "Net")
+    assert figures == {
+        "features_stem": tmp_path / "run_eval_features_stem.png",
+        "features_stage1": tmp_path / "run_eval_features_stage1.png",
+    }
+    for path in figures.values():
+        read_png(path)
+    # the first test image, transformed as the loaders do (uint8 -> float in [0, 1])
+    torch.testing.assert_close(seen[0], splits.transform(splits.x_test[:1])[0])

@@ -18,6 +18,7 @@ from sklearn.metrics import confusion_matrix
 import engine.audit as engine_audit
 import plotting.audit
 from plotting import (
+    draw_epoch_curves,
     plot_confusion_matrix,
     plot_decision_boundary,
     plot_gradient_audit,
@@ -205,6 +206,27 @@ def test_learning_curves_length_mismatch_and_non_dict_raise(tmp_path):
 
 
 # --- confusion matrix ---------------------------------------------------------------------
+
+
+def test_draw_epoch_curves_one_line_per_network_from_epoch_1():
+    fig, ax = plt.subplots()
+    ax.axhline(2.3, label="chance")  # a reference line the legend must still list
+    curves = [([2.0, 1.5, 1.2], {"label": "A", "linestyle": "--"}), ([2.1, 1.9], {"label": "B"})]
+    draw_epoch_curves(ax, curves, ylabel="training loss")
+    lines = ax.get_lines()[1:]
+    assert [list(line.get_xdata()) for line in lines] == [[1, 2, 3], [1, 2]]
+    assert [list(line.get_ydata()) for line in lines] == [[2.0, 1.5, 1.2], [2.1, 1.9]]
+    assert lines[0].get_linestyle() == "--"
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["chance", "A", "B"]
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("epoch", "training loss")
+    plt.close(fig)
+
+
+def test_draw_epoch_curves_empty_curve_raises():
+    fig, ax = plt.subplots()
+    with pytest.raises(ValueError, match="'A' has no values"):
+        draw_epoch_curves(ax, [([], {"label": "A"})])
+    plt.close(fig)
 
 
 def test_confusion_counts_known_and_against_sklearn():

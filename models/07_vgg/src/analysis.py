@@ -16,16 +16,19 @@ import plotting
 from data_utils import DatasetSplits
 
 
-def stage_outputs(model: VGG, image: torch.Tensor) -> list[torch.Tensor]:
-    """Activations (C, H, W) entering each max-pool, for one image (C, H, W), in eval mode."""
+def stage_outputs(model: VGG, image: torch.Tensor, num_stages: int = 5) -> dict[str, torch.Tensor]:
+    """Activations (C, H, W) entering each of the first ``num_stages`` max-pools, for one image
+    (C, H, W), in eval mode: ``{"stage1": ..., "stage2": ...}``."""
     was_training = model.training
     model.eval()
-    outputs = []
+    outputs = {}
     with torch.no_grad():
         x = image.unsqueeze(0).to(model.mean_rgb.device) - model.mean_rgb  # -> (1, C, H, W)
         for layer in model.features:
             if isinstance(layer, nn.MaxPool2d):
-                outputs.append(x[0])  # (1, C_s, H_s, W_s) -> (C_s, H_s, W_s)
+                outputs[f"stage{len(outputs) + 1}"] = x[0]  # (1, C_s, H_s, W_s) -> (C_s, H_s, W_s)
+                if len(outputs) == num_stages:
+                    break
             x = layer(x)
     model.train(was_training)
     return outputs
@@ -41,13 +44,11 @@ def visualize(model: VGG, splits: DatasetSplits, vis_dir: Path, prefix: str) -> 
             title=f"VGG first layer: 3x3 filters on {splits.name}",
         )
     }
-    x = splits.x_test[:1]
-    image = (splits.transform(x) if splits.transform is not None else x)[0]  # (C, H, W)
-    label = splits.class_names[int(splits.y_test[0])]
-    for index, maps in enumerate(stage_outputs(model, image)[:3]):  # later stages are 4x4 or less
-        figures[f"features_stage{index + 1}"] = plotting.plot_feature_maps(
-            maps.cpu(),
-            vis_dir / f"{prefix}_features_stage{index + 1}.png",
-            title=f"VGG stage {index + 1} on the first test image ({label})",
-        )
-    return figures
+    stages = plotting.plot_stage_features(
+        lambda image: stage_outputs(model, image, num_stages=3),  # later stages are 4x4 or less
+        splits,
+        vis_dir,
+        prefix,
+        "VGG",
+    )
+    return {**figures, **stages}

@@ -1,26 +1,26 @@
 """VGG's known outcomes: Table 1's depths, 3x3 stacks, the init problem, and the command line."""
 
-import json
-import os
 from pathlib import Path
 
 import pytest
 import torch
 
-from data_utils import DatasetSplits
 from data_utils.transforms import to_float
 from utils.config import load_config
 from utils.exceptions import ConfigError
 from utils.modules import load_model_modules
-from utils.testing import copy_model, run_script
+from utils.testing import (
+    copy_model,
+    fixed_batch_losses,
+    needs_data,
+    patch_image_splits,
+    run_study_smoke,
+    train_and_evaluate_smoke,
+)
 
 MODEL_DIR = Path(__file__).resolve().parents[1]
 mods = load_model_modules(MODEL_DIR)
 VGG, CONFIGURATIONS = mods.model.VGG, mods.config.CONFIGURATIONS
-needs_data = pytest.mark.skipif(
-    not os.environ.get("AIFS_DATA_DIR"),
-    reason="the command-line tests train on Fashion-MNIST: set AIFS_DATA_DIR to its folder",
-)
 
 
 def make_net(
@@ -114,21 +114,9 @@ def test_the_papers_init_shrinks_the_signal_by_orders_of_magnitude_more_in_deepe
 # ------------------------------------------------------------------- preprocessing and training
 
 
-def tiny_splits(n: int = 32, channels: int = 1, side: int = 28) -> DatasetSplits:
-    """Dark noise images with a bright patch whose place is the class (uint8, like the loaders)."""
-    gen = torch.Generator().manual_seed(0)
-    y = torch.arange(n) % 10
-    x = torch.randint(0, 64, (n, channels, side, side), dtype=torch.uint8, generator=gen)
-    for i, label in enumerate(y.tolist()):
-        row, col = divmod(label, 5)
-        x[i, :, 4 + 10 * row : 10 + 10 * row, 1 + 5 * col : 5 + 5 * col] = 255
-    names = [str(k) for k in range(10)]
-    return DatasetSplits("tiny", x, y, x[:8], y[:8], x[:8], y[:8], 10, names, to_float)
-
-
 def test_create_model_subtracts_the_training_mean_rgb():
     config = load_config(mods.config.VGGConfig, mods.constants.EXPERIMENTS_FILE, "smoke")
-    splits = tiny_splits(channels=3, side=32)
+    splits = patch_image_splits(channels=3, side=32)
     net = mods.model.create_model(config, splits)
     expected = to_float(splits.x_train).mean(dim=(0, 2, 3)).view(3, 1, 1)
     torch.testing.assert_close(net.mean_rgb, expected)
@@ -143,19 +131,7 @@ def test_loss_falls_on_a_fixed_batch(batch_norm, lr):
         "smoke",
         {"batch_norm": batch_norm, "width_multiplier": 0.25, "dropout": 0.0},
     )
-    splits = tiny_splits()
-    torch.manual_seed(0)
-    net = mods.model.create_model(config, splits)
-    criterion = mods.model.create_criterion(config)
-    optimizer = torch.optim.SGD(net.parameters(), lr=lr, momentum=0.9)
-    x, y = to_float(splits.x_train), splits.y_train
-    losses = []
-    for _ in range(40):
-        optimizer.zero_grad()
-        loss = criterion(net(x), y)
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
+    losses = fixed_batch_losses(mods.train.SPEC, config, patch_image_splits(), lr=lr, steps=40)
     assert all(torch.isfinite(torch.tensor(losses)))
     assert losses[-1] < 0.5 * losses[0]
 
@@ -187,41 +163,12 @@ def test_wrong_image_size_is_refused_with_a_message():
 @needs_data
 def test_train_evaluate_and_depth_study_from_the_command_line(tmp_path):
     folder = copy_model(MODEL_DIR, tmp_path)
-    result = run_script(folder, "train.py", "--experiment", "smoke", "--no-wandb", "--visualize")
-    assert result.returncode == 0, result.stderr
-    assert list((folder / "outputs" / "models" / "smoke").glob("*_final.pt"))
+    metrics = train_and_evaluate_smoke(folder)
+    assert metrics["model"] == "vgg" and metrics["num_samples"] == 10_000
     names = {p.name for p in (folder / "outputs" / "visualizations").glob("*.png")}
     assert {"smoke_train_filters.png", "smoke_train_features_stage1.png"} <= names
 
-    result = run_script(
-        folder, "evaluate.py", "--checkpoint", "latest", "--experiment", "smoke", "--json"
-    )
-    assert result.returncode == 0, result.stderr
-    metrics = json.loads(result.stdout.strip().splitlines()[-1])
-    assert metrics["model"] == "vgg" and metrics["num_samples"] == 10_000
-
-    result = run_script(
-        folder,
-        "depth_study.py",
-        "--experiment",
-        "smoke",
-        "--configurations",
-        "A",
-        "D",
-        "--train-samples",
-        "64",
-        "--val-samples",
-        "32",
-        "--test-samples",
-        "200",
-        "--epochs",
-        "2",
-        "--set",
-        "max_steps=none",
-        "--json",
-    )
-    assert result.returncode == 0, result.stderr
-    study = json.loads(result.stdout.strip().splitlines()[-1])
+    study = run_study_smoke(folder, "depth_study.py", "--configurations", "A", "D", "--epochs", "2")
     runs = [(r["configuration"], r["batch_norm"], r["weight_layers"]) for r in study["runs"]]
     assert runs == [("A", True, 10), ("D", True, 15), ("A", False, 10), ("D", False, 15)]
     assert all(len(r["train_loss"]) == 2 for r in study["runs"])

@@ -9,42 +9,28 @@ networks are built at a quarter of their papers' widths and trained from scratch
 seeded subset of the training split, with the same optimiser, schedule, epochs and seed (the
 ``compare`` experiment of experiments.yaml; VGG gets the same optimisation fields). Parameters
 and FLOPs are counted by utils.model_stats (FLOPs = 2 x multiply-adds of Conv2d and Linear, one
-image, inference). The VGG networks come from models/07_vgg through utils.modules. Results go
+image, inference). The VGG networks come from models/07_vgg through utils.modules; the shared
+study mechanics (subset, training on the budget, timing, output) are engine/study.py. Results go
 to outputs/logs/<name>.json (with a Markdown table) and outputs/visualizations/<name>.png.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import json
 import logging
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
-import torch
-from constants import EXPERIMENTS_FILE, LOGS_DIR, VGG_DIR, VISUALIZATIONS_DIR
+from constants import LOGS_DIR, VGG_DIR, VISUALIZATIONS_DIR
 from train import SPEC
 
 import plotting
-from data_utils import DatasetSplits, create_data_loaders
-from engine.trainer import Trainer
-from engine.workflow import (
-    ModelSpec,
-    build_optimizer,
-    build_scheduler,
-    cli_overrides,
-    load_data,
-    run_cli,
-)
+from engine.study import load_study, save_study, study_header, study_parser, train_variant
+from engine.workflow import ModelSpec, run_cli
 from utils.config import apply_overrides, load_config
-from utils.device import select_device
-from utils.model_stats import count_flops, count_parameters
 from utils.modules import load_model_modules
-from utils.seed import set_random_seed
 
 logger = logging.getLogger(__name__)
 
@@ -63,60 +49,6 @@ BUDGET_FIELDS = (
     "val_fraction",
     "device",
 )
-
-
-def subsample(
-    splits: DatasetSplits,
-    train_samples: int,
-    val_samples: int,
-    test_samples: int | None,
-    seed: int,
-) -> DatasetSplits:
-    """Seeded random subsets of the splits; test_samples None keeps the whole test split."""
-    gen = torch.Generator().manual_seed(seed)
-    train = torch.randperm(len(splits.y_train), generator=gen)[:train_samples]
-    val = torch.randperm(len(splits.y_val), generator=gen)[:val_samples]
-    test = torch.arange(len(splits.y_test))
-    if test_samples is not None:
-        test = torch.randperm(len(splits.y_test), generator=gen)[:test_samples]
-    return dataclasses.replace(
-        splits,
-        x_train=splits.x_train[train],
-        y_train=splits.y_train[train],
-        x_val=splits.x_val[val],
-        y_val=splits.y_val[val],
-        x_test=splits.x_test[test],
-        y_test=splits.y_test[test],
-    )
-
-
-def train_on_budget(
-    spec: ModelSpec, config: Any, splits: DatasetSplits, device: torch.device
-) -> dict[str, Any]:
-    """Train one network in memory through the engine's Trainer; its size, curves and test score."""
-    set_random_seed(config.seed)
-    model = spec.create_model(config, splits).to(device)
-    size = {"parameters": count_parameters(model), "flops": count_flops(model, splits.input_shape)}
-    optimizer = build_optimizer(config, model)
-    train_loader, val_loader, test_loader = create_data_loaders(
-        splits, config.batch_size, seed=config.seed
-    )
-    criterion = spec.create_criterion(config)
-    trainer = Trainer(
-        model, optimizer, criterion, device, config, build_scheduler(config, optimizer)
-    )
-    start, cpu_start = time.perf_counter(), time.process_time()
-    history = trainer.train(train_loader, val_loader, config.epochs)
-    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
-    test = trainer.evaluator.evaluate(test_loader)
-    return {
-        **size,
-        "train_loss": history["train_loss"],
-        "val_accuracy": history["val_accuracy"],
-        "test_accuracy": test["accuracy"],
-        "train_seconds": round(seconds, 1),  # wall clock, shared machines included
-        "train_cpu_seconds": round(cpu_seconds, 1),  # CPU time of this process
-    }
 
 
 def markdown_table(runs: list[dict[str, Any]]) -> str:
@@ -156,41 +88,20 @@ def plot_comparison(result: dict[str, Any], path: Path) -> Path:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description="GoogLeNet against VGG on the same budget.")
+    p = study_parser(
+        "GoogLeNet against VGG on the same budget.", "compare", set_help="GoogLeNet overrides"
+    )
     p.add_argument(
         "--vgg-configurations",
         nargs="*",
         default=["A", "B", "D"],
         help="VGG columns (none: GoogLeNet only)",
     )
-    p.add_argument("--train-samples", type=int, default=10_000, help="random training subset")
-    p.add_argument("--val-samples", type=int, default=2_000, help="random validation subset")
-    p.add_argument("--test-samples", type=int, help="random test subset (default: all)")
-    p.add_argument("--experiment", default="compare", help="base GoogLeNet experiment")
-    p.add_argument("--name", default="compare", help="file name of the JSON and the plot")
-    p.add_argument("--epochs", help="override the epochs of the base experiment")
-    p.add_argument("--batch-size", help="override the batch size")
-    p.add_argument("--learning-rate", help="override the learning rate")
-    p.add_argument("--seed", help="override the seed (data subset, initial weights, batches)")
-    p.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps")
-    p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="GoogLeNet overrides")
-    p.add_argument("--data-dir", help="data directory (default: $AIFS_DATA_DIR, then the cache)")
-    p.add_argument("--json", action="store_true", help="print the result JSON as the last line")
-    p.set_defaults(grad_accum_steps=None, precision=None, max_steps=None)  # for cli_overrides
     return p.parse_args(argv)
 
 
 def run(args: argparse.Namespace) -> int:
-    config = load_config(SPEC.config_cls, EXPERIMENTS_FILE, args.experiment)
-    config = apply_overrides(config, cli_overrides(args))
-    device = select_device(config.device)
-    splits = subsample(
-        load_data(config, args.data_dir),
-        args.train_samples,
-        args.val_samples,
-        args.test_samples,
-        config.seed,
-    )
+    config, device, splits = load_study(SPEC, args)
     vgg = load_model_modules(VGG_DIR)
     budget = {field: getattr(config, field) for field in BUDGET_FIELDS}
     networks: list[tuple[str, ModelSpec, Any]] = [("GoogLeNet", SPEC, config)]
@@ -202,17 +113,21 @@ def run(args: argparse.Namespace) -> int:
         networks.append((f"VGG-{configuration}", vgg.train.SPEC, vgg_config))
 
     result: dict[str, Any] = {
-        "dataset": splits.name,
-        "train_samples": len(splits.y_train),
-        "val_samples": len(splits.y_val),
-        "test_samples": len(splits.y_test),
-        "epochs": config.epochs,
+        **study_header(splits, config),
         "budget": budget,
         "width_multiplier": {"GoogLeNet": config.width_multiplier},
         "runs": [],
     }
     for network, spec, network_config in networks:
-        run_result = {"network": network, **train_on_budget(spec, network_config, splits, device)}
+        trained = train_variant(spec, network_config, splits, device)
+        run_result = {
+            "network": network,
+            **trained.record(
+                train_loss=trained.history["train_loss"],
+                val_accuracy=trained.history["val_accuracy"],
+                test_accuracy=trained.test["accuracy"],
+            ),
+        }
         result["width_multiplier"][network] = network_config.width_multiplier
         logger.info(
             "%s | %.3fM params | %.1fM FLOPs | test_acc %.4f | %.0f s",
@@ -224,13 +139,8 @@ def run(args: argparse.Namespace) -> int:
         )
         result["runs"].append(run_result)
     result["table"] = markdown_table(result["runs"])
-    out = LOGS_DIR / f"{args.name}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    figure = plot_comparison(result, VISUALIZATIONS_DIR / f"{args.name}.png")
-    logger.info("comparison:\n%s\nwritten %s and %s", result["table"], out, figure)
-    if args.json:
-        sys.stdout.write(json.dumps(result) + "\n")
+    logger.info("comparison:\n%s", result["table"])
+    save_study(result, args, LOGS_DIR, VISUALIZATIONS_DIR, plot_comparison)
     return 0
 
 

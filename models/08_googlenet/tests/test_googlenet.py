@@ -1,29 +1,28 @@
 """GoogLeNet's known outcomes: Inception's channels, what 1x1 reductions save, the aux heads."""
 
-import json
-import os
 from pathlib import Path
 
 import pytest
 import torch
 import torch.nn.functional as F
 
-from data_utils import DatasetSplits
-from data_utils.transforms import to_float
 from utils.config import load_config
 from utils.exceptions import ConfigError
 from utils.model_stats import count_flops, count_parameters
 from utils.modules import load_model_modules
-from utils.testing import copy_model, run_script
+from utils.testing import (
+    copy_model,
+    fixed_batch_losses,
+    needs_data,
+    patch_image_splits,
+    run_study_smoke,
+    train_and_evaluate_smoke,
+)
 
 MODEL_DIR = Path(__file__).resolve().parents[1]
 mods = load_model_modules(MODEL_DIR)
 GoogLeNet, Inception = mods.model.GoogLeNet, mods.model.Inception
 TABLE_1 = mods.config.INCEPTION_MODULES
-needs_data = pytest.mark.skipif(
-    not os.environ.get("AIFS_DATA_DIR"),
-    reason="the command-line tests train on Fashion-MNIST: set AIFS_DATA_DIR to its folder",
-)
 
 
 def make_net(channels: int = 3, width: float = 0.125, **options) -> GoogLeNet:
@@ -134,18 +133,6 @@ def test_aux_heads_do_not_change_inference_or_its_flops():
 # ------------------------------------------------------------------------------ training
 
 
-def tiny_splits(n: int = 32, channels: int = 1, side: int = 28) -> DatasetSplits:
-    """Dark noise images with a bright patch whose place is the class (uint8, like the loaders)."""
-    gen = torch.Generator().manual_seed(0)
-    y = torch.arange(n) % 10
-    x = torch.randint(0, 64, (n, channels, side, side), dtype=torch.uint8, generator=gen)
-    for i, label in enumerate(y.tolist()):
-        row, col = divmod(label, 5)
-        x[i, :, 4 + 10 * row : 10 + 10 * row, 1 + 5 * col : 5 + 5 * col] = 255
-    names = [str(k) for k in range(10)]
-    return DatasetSplits("tiny", x, y, x[:8], y[:8], x[:8], y[:8], 10, names, to_float)
-
-
 @pytest.mark.parametrize("aux", [True, False])
 def test_loss_falls_on_a_fixed_batch(aux):
     config = load_config(
@@ -154,19 +141,8 @@ def test_loss_falls_on_a_fixed_batch(aux):
         "smoke",
         {"aux_classifiers": aux, "dropout": 0.0},
     )
-    splits = tiny_splits(n=20)
-    torch.manual_seed(0)
-    net = mods.model.create_model(config, splits)
-    criterion = mods.model.create_criterion(config)
-    optimizer = torch.optim.SGD(net.parameters(), lr=0.02, momentum=0.9)
-    x, y = to_float(splits.x_train), splits.y_train
-    losses = []
-    for _ in range(25):
-        optimizer.zero_grad()
-        loss = criterion(net(x), y)
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
+    splits = patch_image_splits(n=20)
+    losses = fixed_batch_losses(mods.train.SPEC, config, splits, lr=0.02, steps=25)
     assert all(torch.isfinite(torch.tensor(losses)))
     assert losses[-1] < 0.5 * losses[0]
 
@@ -201,40 +177,12 @@ def test_train_evaluate_and_compare_from_the_command_line(tmp_path):
     # compare.py finds VGG next to this folder, as in the repository
     vgg = copy_model(mods.constants.VGG_DIR, tmp_path)
     assert vgg.parent == folder.parent
-    result = run_script(folder, "train.py", "--experiment", "smoke", "--no-wandb", "--visualize")
-    assert result.returncode == 0, result.stderr
-    assert list((folder / "outputs" / "models" / "smoke").glob("*_final.pt"))
+    metrics = train_and_evaluate_smoke(folder)
+    assert metrics["model"] == "googlenet" and metrics["num_samples"] == 10_000
     names = {p.name for p in (folder / "outputs" / "visualizations").glob("*.png")}
     assert {"smoke_train_filters.png", "smoke_train_features_inception5b.png"} <= names
 
-    result = run_script(
-        folder, "evaluate.py", "--checkpoint", "latest", "--experiment", "smoke", "--json"
-    )
-    assert result.returncode == 0, result.stderr
-    metrics = json.loads(result.stdout.strip().splitlines()[-1])
-    assert metrics["model"] == "googlenet" and metrics["num_samples"] == 10_000
-
-    result = run_script(
-        folder,
-        "compare.py",
-        "--experiment",
-        "smoke",
-        "--vgg-configurations",
-        "A",
-        "--train-samples",
-        "64",
-        "--val-samples",
-        "32",
-        "--test-samples",
-        "200",
-        "--epochs",
-        "1",
-        "--set",
-        "max_steps=none",
-        "--json",
-    )
-    assert result.returncode == 0, result.stderr
-    comparison = json.loads(result.stdout.strip().splitlines()[-1])
+    comparison = run_study_smoke(folder, "compare.py", "--vgg-configurations", "A", "--epochs", "1")
     assert [r["network"] for r in comparison["runs"]] == ["GoogLeNet", "VGG-A"]
     assert all(r["parameters"] > 0 and r["flops"] > 0 for r in comparison["runs"])
     assert "| GoogLeNet |" in comparison["table"]

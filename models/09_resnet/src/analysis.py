@@ -41,13 +41,7 @@ def visualize(model: ResNet, splits: DatasetSplits, vis_dir: Path, prefix: str) 
             title=f"ResNet stem: 3x3 filters on {splits.name}",
         )
     }
-    x = splits.x_test[:1]
-    image = (splits.transform(x) if splits.transform is not None else x)[0]  # (C, H, W)
-    label = splits.class_names[int(splits.y_test[0])]
-    for name, maps in stage_outputs(model, image).items():
-        figures[f"features_{name}"] = plotting.plot_feature_maps(
-            maps.cpu(),
-            vis_dir / f"{prefix}_features_{name}.png",
-            title=f"ResNet {name} on the first test image ({label})",
-        )
-    return figures
+    stages = plotting.plot_stage_features(
+        lambda image: stage_outputs(model, image), splits, vis_dir, prefix, "ResNet"
+    )
+    return {**figures, **stages}

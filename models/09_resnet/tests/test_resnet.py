@@ -1,7 +1,5 @@
 """The ResNet's known outcomes: shapes, shortcuts, identity at init, and the command line."""
 
-import json
-import os
 from pathlib import Path
 
 import pytest
@@ -13,15 +11,17 @@ from data_utils.transforms import to_float
 from utils.config import load_config
 from utils.exceptions import ConfigError
 from utils.modules import load_model_modules
-from utils.testing import copy_model, run_script
+from utils.testing import (
+    copy_model,
+    fixed_batch_losses,
+    needs_data,
+    run_study_smoke,
+    train_and_evaluate_smoke,
+)
 
 MODEL_DIR = Path(__file__).resolve().parents[1]
 mods = load_model_modules(MODEL_DIR)
 ResNet, BasicBlock = mods.model.ResNet, mods.model.BasicBlock
-needs_data = pytest.mark.skipif(
-    not os.environ.get("AIFS_DATA_DIR"),
-    reason="the command-line tests train on Fashion-MNIST: set AIFS_DATA_DIR to its folder",
-)
 
 
 def make_net(depth: int = 8, channels: int = 3, side: int = 32, **options) -> ResNet:
@@ -168,18 +168,7 @@ def test_loss_falls_on_a_fixed_batch(residual):
         {"residual": residual, "widths": (16, 32, 64)},
     )
     splits = tiny_splits(n=32, channels=1, side=16)
-    torch.manual_seed(0)
-    net = mods.model.create_model(config, splits)
-    criterion = mods.model.create_criterion(config)
-    optimizer = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9)
-    x, y = to_float(splits.x_train), splits.y_train
-    losses = []
-    for _ in range(30):
-        optimizer.zero_grad()
-        loss = criterion(net(x), y)
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
+    losses = fixed_batch_losses(mods.train.SPEC, config, splits, lr=0.05, steps=30)
     assert all(torch.isfinite(torch.tensor(losses)))
     assert losses[-1] < 0.5 * losses[0]
 
@@ -212,41 +201,12 @@ def test_wrong_image_size_is_refused_with_a_message():
 @needs_data
 def test_train_evaluate_and_degradation_from_the_command_line(tmp_path):
     folder = copy_model(MODEL_DIR, tmp_path)
-    result = run_script(folder, "train.py", "--experiment", "smoke", "--no-wandb", "--visualize")
-    assert result.returncode == 0, result.stderr
-    assert list((folder / "outputs" / "models" / "smoke").glob("*_final.pt"))
+    metrics = train_and_evaluate_smoke(folder)
+    assert metrics["model"] == "resnet" and metrics["num_samples"] == 10_000
     names = {p.name for p in (folder / "outputs" / "visualizations").glob("*.png")}
     assert {"smoke_train_filters.png", "smoke_train_features_stage3.png"} <= names
 
-    result = run_script(
-        folder, "evaluate.py", "--checkpoint", "latest", "--experiment", "smoke", "--json"
-    )
-    assert result.returncode == 0, result.stderr
-    metrics = json.loads(result.stdout.strip().splitlines()[-1])
-    assert metrics["model"] == "resnet" and metrics["num_samples"] == 10_000
-
-    result = run_script(
-        folder,
-        "degradation.py",
-        "--experiment",
-        "smoke",
-        "--depths",
-        "8",
-        "14",
-        "--train-samples",
-        "64",
-        "--val-samples",
-        "32",
-        "--test-samples",
-        "200",
-        "--epochs",
-        "2",
-        "--set",
-        "max_steps=none",
-        "--json",
-    )
-    assert result.returncode == 0, result.stderr
-    study = json.loads(result.stdout.strip().splitlines()[-1])
+    study = run_study_smoke(folder, "degradation.py", "--depths", "8", "14", "--epochs", "2")
     assert [(r["residual"], r["depth"]) for r in study["runs"]] == [
         (False, 8),
         (False, 14),
