@@ -125,11 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         "time_ratio_vs_array_loader": slower,
         "times": times,
     }
-    path = benchlib.write_results(SCRIPT, payload, load)
-    print(
-        f"load average (1/5/15 min) {load.samples[0]['loadavg_1_5_15']} -> "
-        f"{load.samples[-1]['loadavg_1_5_15']}; {path.relative_to(benchlib.REPO_ROOT)}"
-    )
+    benchlib.finish(SCRIPT, payload, load)
     return 0
 
 

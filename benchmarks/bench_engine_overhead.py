@@ -32,7 +32,6 @@ images in batches of 128, LeNet-5 6,400 in batches of 64), so the script stays u
 
 from __future__ import annotations
 
-import argparse
 import logging
 import statistics
 import sys
@@ -96,10 +95,7 @@ def bench_model(name: str, splits, seed: int, rounds: int, load) -> dict[str, An
         "trainer": benchlib.EngineLoop(setup(audit_every=AUDIT_DEFAULT)),
         "trainer_no_audit": benchlib.EngineLoop(setup(audit_every=AUDIT_OFF)),
     }
-    times = benchlib.interleaved(
-        {n: c.run_epoch for n, c in candidates.items()}, repeats=rounds, warmup=1
-    )
-    load.sample(f"after {name}")
+    times = benchlib.time_epochs(candidates, rounds, load, name)
     wall, cpu = times["wall"], times["cpu"]
     audits_per_epoch = len(candidates["trainer"].trainer.history["audit"]) / (rounds + 1)
     audit = audit_seconds(candidates["trainer"])
@@ -138,31 +134,16 @@ def bench_model(name: str, splits, seed: int, rounds: int, load) -> dict[str, An
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
-    parser.add_argument("--models", nargs="*", default=list(PLAN), choices=list(PLAN))
-    parser.add_argument("--rounds", type=int, help="timed rounds per model (default: per model)")
-    parser.add_argument("--seed", type=int, default=42)
-    args = parser.parse_args(argv)
+    args = benchlib.model_parser(__doc__.split("\n\n")[0], PLAN).parse_args(argv)
     logging.basicConfig(level=logging.ERROR)  # the Trainer's per-epoch info lines stay quiet
-    threads = benchlib.set_threads(args.threads)
-    load = benchlib.LoadMonitor()
-    splits = benchlib.fashion_mnist(seed=args.seed)
-    results = {
-        name: bench_model(name, splits, args.seed, args.rounds or PLAN[name][1], load)
-        for name in args.models
-    }
+    threads, load, results = benchlib.bench_models(args, PLAN, bench_model)
 
-    rows = []
-    for name, r in results.items():
-        for cand, s in r["epoch_seconds"].items():
-            ratio = benchlib.fmt_ratio(r["ratio_vs_raw"][cand]) if cand != "raw" else "1"
-            cpu = benchlib.fmt_ratio(r["cpu_ratio_vs_raw"][cand]) if cand != "raw" else "1"
-            rows.append([name, cand, f"{s['median']:.3f}", f"{s['min']:.3f}-{s['max']:.3f}"])
-            rows[-1] += [ratio, cpu]
-    headers = ["model", "candidate", "s/epoch", "min-max", "wall ratio [range]", "cpu ratio"]
+    ratios = {
+        "wall ratio [range]": ("ratio_vs_raw", "raw"),
+        "cpu ratio": ("cpu_ratio_vs_raw", "raw"),
+    }
     print(f"torch threads {threads}; an epoch = 100 training batches + {VAL_SAMPLES} val images")
-    print(benchlib.format_table(headers, rows))
+    print(benchlib.epoch_table(results, ratios))
     for name, r in results.items():
         print(
             f"{name}: trainer / raw_engine_optimizer (loop overhead alone)"
@@ -182,11 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         "stderr_is_tty": sys.stderr.isatty(),  # a tty gives the Trainer a tqdm bar
         "results": results,
     }
-    path = benchlib.write_results(SCRIPT, payload, load)
-    print(
-        f"load average (1/5/15 min) {load.samples[0]['loadavg_1_5_15']} -> "
-        f"{load.samples[-1]['loadavg_1_5_15']}; {path.relative_to(benchlib.REPO_ROOT)}"
-    )
+    benchlib.finish(SCRIPT, payload, load)
     return 0
 
 

@@ -30,7 +30,6 @@ Data: 100 training batches per epoch (MLP 12,800 images, LeNet-5 6,400), under 5
 
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
 import time
@@ -129,10 +128,7 @@ def bench_model(name: str, splits, seed: int, rounds: int, load) -> dict[str, An
         "trainer": benchlib.EngineLoop(setup()),
         "lightning": LightningLoop(setup()),
     }
-    times = benchlib.interleaved(
-        {n: c.run_epoch for n, c in candidates.items()}, repeats=rounds, warmup=1
-    )
-    load.sample(f"after {name}")
+    times = benchlib.time_epochs(candidates, rounds, load, name)
     wall = dict(times["wall"])
     wall["lightning_epoch"] = candidates["lightning"].epoch_seconds[1:]  # without the warm-up
     return {
@@ -148,40 +144,25 @@ def bench_model(name: str, splits, seed: int, rounds: int, load) -> dict[str, An
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
-    parser.add_argument("--models", nargs="*", default=list(PLAN), choices=list(PLAN))
-    parser.add_argument("--rounds", type=int, help="timed rounds per model (default: per model)")
-    parser.add_argument("--seed", type=int, default=42)
-    args = parser.parse_args(argv)
+    args = benchlib.model_parser(__doc__.split("\n\n")[0], PLAN).parse_args(argv)
     pl = import_lightning()
     logging.basicConfig(level=logging.ERROR)
     for name in ("pytorch_lightning", "lightning", "lightning.pytorch"):
         logging.getLogger(name).setLevel(logging.ERROR)  # "GPU available: False" and the like
     warnings.filterwarnings("ignore", module="pytorch_lightning")
     warnings.filterwarnings("ignore", module="lightning_fabric")
-    threads = benchlib.set_threads(args.threads)
-    load = benchlib.LoadMonitor()
-    splits = benchlib.fashion_mnist(seed=args.seed)
-    results = {
-        name: bench_model(name, splits, args.seed, args.rounds or PLAN[name][1], load)
-        for name in args.models
-    }
+    threads, load, results = benchlib.bench_models(args, PLAN, bench_model)
     threads_after = torch.get_num_threads()
 
-    rows = []
-    for name, r in results.items():
-        for cand, s in r["epoch_seconds"].items():
-            vs_raw = benchlib.fmt_ratio(r["ratio_vs_raw"][cand]) if cand != "raw" else "1"
-            vs_ours = benchlib.fmt_ratio(r["ratio_vs_trainer"][cand]) if cand != "trainer" else "1"
-            rows.append([name, cand, f"{s['median']:.3f}", f"{s['min']:.3f}-{s['max']:.3f}"])
-            rows[-1] += [vs_raw, vs_ours]
-    headers = ["model", "candidate", "s/epoch", "min-max", "vs raw [range]", "vs trainer [range]"]
+    ratios = {
+        "vs raw [range]": ("ratio_vs_raw", "raw"),
+        "vs trainer [range]": ("ratio_vs_trainer", "trainer"),
+    }
     print(
         f"torch threads {threads} (after Lightning: {threads_after}); pytorch-lightning "
         f"{pl.__version__}; an epoch = 100 training batches + {VAL_SAMPLES} val images"
     )
-    print(benchlib.format_table(headers, rows))
+    print(benchlib.epoch_table(results, ratios))
     print("lightning = the whole fit() call; lightning_epoch = its epoch hooks only")
     payload = {
         "torch_threads": threads,
@@ -190,11 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         "val_samples": VAL_SAMPLES,
         "results": results,
     }
-    path = benchlib.write_results(SCRIPT, payload, load)
-    print(
-        f"load average (1/5/15 min) {load.samples[0]['loadavg_1_5_15']} -> "
-        f"{load.samples[-1]['loadavg_1_5_15']}; {path.relative_to(benchlib.REPO_ROOT)}"
-    )
+    benchlib.finish(SCRIPT, payload, load)
     return 0
 
 

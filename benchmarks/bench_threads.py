@@ -193,11 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         "results": results,
         "fresh_processes_mlp_step": fresh,
     }
-    path = benchlib.write_results(SCRIPT, payload, load)
-    print(
-        f"load average (1/5/15 min) {load.samples[0]['loadavg_1_5_15']} -> "
-        f"{load.samples[-1]['loadavg_1_5_15']}; {path.relative_to(benchlib.REPO_ROOT)}"
-    )
+    benchlib.finish(SCRIPT, payload, load)
     return 0
 
 

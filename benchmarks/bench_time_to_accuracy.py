@@ -46,6 +46,7 @@ import torch
 from threadpoolctl import threadpool_limits
 
 from data_utils import DatasetSplits, create_data_loaders
+from data_utils.transforms import flat_features
 from engine.evaluator import Evaluator
 from engine.trainer import Trainer
 from engine.workflow import build_optimizer
@@ -53,11 +54,6 @@ from utils.config import load_config
 
 SCRIPT = "bench_time_to_accuracy"
 TARGET = 0.87
-
-
-def flat_features(x: torch.Tensor, splits: DatasetSplits) -> np.ndarray:
-    """What the models see, flat: (N, 1, 28, 28) uint8 -> (N, 784) float64 in [0, 1]."""
-    return splits.transform(x).reshape(len(x), -1).numpy().astype(np.float64)
 
 
 class OurMLP:
@@ -108,8 +104,8 @@ class SklearnMLP:
 
 def race(splits: DatasetSplits, seed: int, max_epochs_ours: int, sk_epochs: int, sk_seconds: float):
     """Alternate epochs of both MLPs; ours stops at TARGET, scikit-learn at its rule or the cap."""
-    x_train, y_train = flat_features(splits.x_train, splits), splits.y_train.numpy()
-    x_test, y_test = flat_features(splits.x_test, splits), splits.y_test.numpy()
+    x_train, y_train = flat_features(splits.x_train, splits.transform), splits.y_train.numpy()
+    x_test, y_test = flat_features(splits.x_test, splits.transform), splits.y_test.numpy()
     contenders: dict[str, Any] = {
         "ours": OurMLP(splits, seed),
         "ours_100": OurMLP(splits, seed, hidden_sizes=(100,)),
@@ -169,8 +165,8 @@ def perceptron_rounds(splits: DatasetSplits, seed: int, rounds: int) -> dict[str
     train_loader, val_loader, test_loader = create_data_loaders(
         splits, config.batch_size, seed=seed
     )
-    x_train, y_train = flat_features(splits.x_train, splits), splits.y_train.numpy()
-    x_test, y_test = flat_features(splits.x_test, splits), splits.y_test.numpy()
+    x_train, y_train = flat_features(splits.x_train, splits.transform), splits.y_train.numpy()
+    x_test, y_test = flat_features(splits.x_test, splits.transform), splits.y_test.numpy()
     accuracy: dict[str, float] = {}
 
     def ours() -> None:
@@ -282,11 +278,7 @@ def main(argv: list[str] | None = None) -> int:
         "seconds_per_epoch_ours_100_vs_sklearn": per_epoch,
         "perceptron": perceptron,
     }
-    path = benchlib.write_results(SCRIPT, payload, load)
-    print(
-        f"load average (1/5/15 min) {load.samples[0]['loadavg_1_5_15']} -> "
-        f"{load.samples[-1]['loadavg_1_5_15']}; {path.relative_to(benchlib.REPO_ROOT)}"
-    )
+    benchlib.finish(SCRIPT, payload, load)
     return 0
 
 

@@ -10,7 +10,11 @@ timing means little. Every script therefore:
 - reports medians with their spread, and ratios paired within a round (``paired_ratios``):
   candidate time / baseline time of the same round, then the median of those;
 - records the load average before and after (``LoadMonitor``) and writes everything to
-  ``benchmarks/results/<script>.json`` (``write_results``).
+  ``benchmarks/results/<script>.json`` (``write_results``, or ``finish`` which also prints it).
+
+The per-model scripts (bench_engine_overhead.py, bench_lightning.py) share more: their options
+(``model_parser``), their run over the models (``bench_models``) and their table
+(``epoch_table``).
 
 Run the scripts from the repository root (``python benchmarks/bench_engine_overhead.py``); they
 import the shared packages (data_utils, engine, utils) like any model folder does.
@@ -18,6 +22,7 @@ import the shared packages (data_utils, engine, utils) like any model folder doe
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import json
 import os
@@ -29,7 +34,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -185,6 +190,16 @@ def paired_ratios(times: dict[str, list[float]], baseline: str) -> dict[str, dic
         for name, values in times.items()
         if name != baseline
     }
+
+
+def time_epochs(
+    candidates: Mapping[str, Any], rounds: int, load: LoadMonitor, name: str
+) -> dict[str, dict[str, list[float]]]:
+    """``interleaved`` epochs (one ``run_epoch`` call each) after one warm-up round, then a
+    load sample named after the model."""
+    times = interleaved({n: c.run_epoch for n, c in candidates.items()}, repeats=rounds, warmup=1)
+    load.sample(f"after {name}")
+    return times
 
 
 # ------------------------------------------------------------------------------ data, models
@@ -356,6 +371,42 @@ class EngineLoop:
         }
 
 
+def model_parser(description: str, plan: Mapping[str, tuple[int, int]]) -> argparse.ArgumentParser:
+    """The options of a per-model benchmark; ``plan`` maps each model to (training images per
+    epoch, default timed rounds)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    parser.add_argument("--models", nargs="*", default=list(plan), choices=list(plan))
+    parser.add_argument("--rounds", type=int, help="timed rounds per model (default: per model)")
+    parser.add_argument("--seed", type=int, default=42)
+    return parser
+
+
+def bench_models(
+    args: argparse.Namespace,
+    plan: Mapping[str, tuple[int, int]],
+    bench_model: Callable[[str, DatasetSplits, int, int, LoadMonitor], dict[str, Any]],
+) -> tuple[int, LoadMonitor, dict[str, dict[str, Any]]]:
+    """Set the threads, start the load monitor, load the data, then benchmark each model.
+
+    Args:
+        args: The options of ``model_parser``.
+        plan: As for ``model_parser``.
+        bench_model: ``(name, splits, seed, rounds, load) -> the model's result``.
+
+    Returns:
+        ``(threads, load, {model: result})``.
+    """
+    threads = set_threads(args.threads)
+    load = LoadMonitor()
+    splits = fashion_mnist(seed=args.seed)
+    results = {
+        name: bench_model(name, splits, args.seed, args.rounds or plan[name][1], load)
+        for name in args.models
+    }
+    return threads, load, results
+
+
 def same_weights(*models: torch.nn.Module) -> bool:
     """True when every model holds bit-identical parameters and buffers."""
     first = models[0].state_dict()
@@ -372,6 +423,25 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def epoch_table(results: Mapping[str, Any], ratios: Mapping[str, tuple[str, str]]) -> str:
+    """The per-model, per-candidate table of seconds per epoch (median, min-max) and ratios.
+
+    Args:
+        results: ``{model: result}`` with ``result["epoch_seconds"][candidate]`` a ``spread``.
+        ratios: Column header -> (result key of paired ratios, its baseline candidate); the
+            baseline's own cell is "1".
+    """
+    rows = []
+    for name, r in results.items():
+        for cand, s in r["epoch_seconds"].items():
+            row = [name, cand, f"{s['median']:.3f}", f"{s['min']:.3f}-{s['max']:.3f}"]
+            row += [
+                fmt_ratio(r[key][cand]) if cand != base else "1" for key, base in ratios.values()
+            ]
+            rows.append(row)
+    return format_table(["model", "candidate", "s/epoch", "min-max", *ratios], rows)
 
 
 def write_results(script: str, payload: dict[str, Any], load: LoadMonitor) -> Path:
@@ -393,3 +463,14 @@ def write_results(script: str, payload: dict[str, Any], load: LoadMonitor) -> Pa
 def fmt_ratio(stats: dict[str, float]) -> str:
     """``1.031 [0.998-1.062]``: the median paired ratio and its range over the rounds."""
     return f"{stats['median']:.3f} [{stats['min']:.3f}-{stats['max']:.3f}]"
+
+
+def finish(script: str, payload: dict[str, Any], load: LoadMonitor) -> Path:
+    """``write_results``, then print the last line: the load average before and after, and
+    where the JSON went."""
+    path = write_results(script, payload, load)
+    print(
+        f"load average (1/5/15 min) {load.samples[0]['loadavg_1_5_15']} -> "
+        f"{load.samples[-1]['loadavg_1_5_15']}; {path.relative_to(REPO_ROOT)}"
+    )
+    return path

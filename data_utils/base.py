@@ -124,3 +124,25 @@ class DatasetSplits:
     def num_features(self) -> int:
         """Number of scalar features per example, prod(input_shape)."""
         return math.prod(self.input_shape)
+
+    def example(self, split: str, index: int = 0) -> tuple[Tensor, str]:
+        """One example as the loaders hand it to a model, and the name of its class (for plots).
+
+        Args:
+            split: "train", "val" or "test".
+            index: Which example of the split.
+
+        Returns:
+            ``(x, class_name)``: x (1, ...) with ``transform`` applied.
+        """
+        splits = {
+            "train": (self.x_train, self.y_train),
+            "val": (self.x_val, self.y_val),
+            "test": (self.x_test, self.y_test),
+        }
+        assert split in splits, f"split must be one of {sorted(splits)}, got {split!r}"
+        x, y = splits[split]
+        x = x[index : index + 1]  # (N, ...) -> (1, ...)
+        if self.transform is not None:
+            x = self.transform(x)
+        return x, self.class_names[int(y[index])]

@@ -200,7 +200,7 @@ def load_dataset(
 def subsample_splits(
     splits: DatasetSplits,
     train_samples: int,
-    val_samples: int,
+    val_samples: int | None,
     test_samples: int | None,
     seed: int,
 ) -> DatasetSplits:
@@ -208,24 +208,29 @@ def subsample_splits(
 
     Random rather than the first N: some sources (the CIFAR-10 JPEG copy) store their images
     sorted by class. One generator draws the train, then the val, then the test order, so the
-    same seed and sizes always give the same subsets. Everything but the examples (transform,
-    standardisation statistics, class names) is kept.
+    same seed and sizes always give the same subsets; a split kept whole (None) draws nothing
+    and keeps its order. Everything but the examples (transform, standardisation statistics,
+    class names) is kept.
 
     Args:
         splits: The output of load_dataset.
         train_samples: Training examples to keep (all if the split is smaller).
-        val_samples: Validation examples to keep (all if the split is smaller).
+        val_samples: Validation examples to keep (all if the split is smaller); None keeps the
+            whole validation split in its order.
         test_samples: Test examples to keep; None keeps the whole test split in its order.
         seed: Seed of the generator.
 
     Returns:
         A new DatasetSplits holding the subsets.
     """
-    assert train_samples > 0 and val_samples > 0, "keep at least one training and one val example"
+    assert train_samples > 0, "keep at least one training example"
+    assert val_samples is None or val_samples > 0, "val_samples must be > 0 (None: all)"
     assert test_samples is None or test_samples > 0, "test_samples must be > 0 (None: all)"
     gen = torch.Generator().manual_seed(seed)
     train = torch.randperm(len(splits.y_train), generator=gen)[:train_samples]
-    val = torch.randperm(len(splits.y_val), generator=gen)[:val_samples]
+    val = torch.arange(len(splits.y_val))
+    if val_samples is not None:
+        val = torch.randperm(len(splits.y_val), generator=gen)[:val_samples]
     test = torch.arange(len(splits.y_test))
     if test_samples is not None:
         test = torch.randperm(len(splits.y_test), generator=gen)[:test_samples]

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -27,6 +28,14 @@ def to_float(x: Tensor) -> Tensor:
     if x.dtype == torch.uint8:
         return x.to(torch.float32) / 255.0
     return x.to(torch.float32)
+
+
+def flat_features(x: Tensor, transform: Transform | None, dtype: type = np.float64) -> np.ndarray:
+    """Examples as NumPy and scikit-learn code reads them: the loaders' per-batch ``transform``
+    applied, then each example flattened, (N, ...) -> (N, D) in ``dtype``."""
+    if transform is not None:
+        x = transform(x)
+    return x.reshape(len(x), -1).numpy().astype(dtype)  # (N, ...) -> (N, D)
 
 
 def compose(*transforms: Transform) -> Transform:

@@ -186,9 +186,8 @@ def plot_stage_features(
     Returns:
         ``{"features_<stage>": path}`` for every stage.
     """
-    x = splits.x_test[:1]
-    image = (splits.transform(x) if splits.transform is not None else x)[0]  # (C, H, W)
-    label = splits.class_names[int(splits.y_test[0])]
+    x, label = splits.example("test")
+    image = x[0]  # (1, C, H, W) -> (C, H, W)
     return {
         f"features_{name}": plot_feature_maps(
             maps,

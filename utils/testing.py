@@ -2,17 +2,20 @@
 
 It keeps tests off the network and off the screen, and gives end-to-end tests one way to run a
 model's scripts as a user would; it also holds the small pieces several models' tests share
-(a fixed-batch training loop, a synthetic image task).
+(an experiment trained in memory, a fixed-batch training loop, a synthetic image task).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
 import sys
+import types
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from unittest import mock
 
 import pytest
 
@@ -69,6 +72,80 @@ def run_json(model_dir: Path, script: str, *args: str) -> dict[str, Any]:
     result = run_script(model_dir, script, *args, "--json")
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def assert_clean_failure(result: subprocess.CompletedProcess, error: str, *words: str) -> None:
+    """A script run that failed as the workflow promises: a nonzero exit, ``<error>:`` (e.g.
+    ``ConfigError:``) and each of ``words`` in stderr, and no traceback."""
+    assert result.returncode != 0
+    assert f"{error}:" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    for word in words:
+        assert word in result.stderr, result.stderr
+
+
+def load_script(model_dir: Path, script: str) -> types.ModuleType:
+    """A model's own extra script (e.g. ``src/compare.py``) imported as a module, its sibling
+    imports (``from config import ...``) bound to that folder's modules (utils.modules)."""
+    from utils.modules import load_model_modules
+
+    siblings = vars(load_model_modules(model_dir))
+    path = Path(model_dir) / "src" / script
+    with mock.patch.dict(sys.modules, siblings):
+        spec = importlib.util.spec_from_file_location(f"{Path(model_dir).name}_{path.stem}", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    return module
+
+
+def train_in_memory(
+    spec: ModelSpec, experiment: str, *, num_train: int | None = None, **changes: Any
+) -> tuple[Any, DatasetSplits, dict[str, list]]:
+    """Train one experiment in this process, without files, as train.py would on the CPU.
+
+    Seeded with the config's seed; the model, its loss and its optimizer come from the model's
+    spec; no checkpoints, tracker or plots.
+
+    Args:
+        spec: The model's ``train.SPEC``.
+        experiment: A name from its experiments.yaml.
+        num_train: Keep only the first this many training examples (val and test whole).
+        changes: Config fields to override, e.g. ``epochs=2``.
+
+    Returns:
+        ``(model, splits, history)``: the trained model, the data, the Trainer's history.
+    """
+    import dataclasses
+
+    import torch
+
+    from data_utils import create_data_loaders, load_dataset
+    from engine.trainer import Trainer
+    from engine.workflow import build_optimizer
+    from utils.config import load_config
+    from utils.seed import set_random_seed
+
+    config = load_config(spec.config_cls, spec.experiments_file, experiment, changes)
+    set_random_seed(config.seed)
+    splits = load_dataset(config.dataset, seed=config.seed, standardize=config.standardize)
+    if num_train is not None:
+        x_train, y_train = splits.x_train[:num_train], splits.y_train[:num_train]
+        splits = dataclasses.replace(splits, x_train=x_train, y_train=y_train)
+    model = spec.create_model(config, splits)
+    train_loader, val_loader, _ = create_data_loaders(splits, config.batch_size, seed=config.seed)
+    criterion = spec.create_criterion(config)
+    trainer = Trainer(model, build_optimizer(config, model), criterion, torch.device("cpu"), config)
+    history = trainer.train(train_loader, val_loader, config.epochs)
+    return model, splits, history
+
+
+def accuracy_on_test(model: Any, splits: DatasetSplits) -> float:
+    """The model's accuracy on the whole test split, read as evaluate.py reads it."""
+    from data_utils import ArrayLoader
+    from engine.evaluator import Evaluator
+
+    loader = ArrayLoader(splits.x_test, splits.y_test, 1000, transform=splits.transform)
+    return Evaluator(model).evaluate(loader)["accuracy"]
 
 
 def train_and_evaluate_smoke(model_dir: Path) -> dict[str, Any]:

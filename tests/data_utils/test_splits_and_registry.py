@@ -223,3 +223,23 @@ def test_subsample_splits_keeps_the_whole_test_split_without_test_samples() -> N
     assert len(small.y_train) == len(splits.y_train)  # sizes beyond a split keep all of it
     with pytest.raises(AssertionError, match="at least one"):
         subsample_splits(splits, 0, 10, None, seed=5)
+
+
+def test_subsample_splits_keeps_the_whole_val_split_without_val_samples() -> None:
+    splits = load_dataset("digits", seed=0)
+    small = subsample_splits(splits, 100, None, None, seed=5)
+    assert torch.equal(small.x_val, splits.x_val) and torch.equal(small.y_val, splits.y_val)
+    # Nothing is drawn for a whole split: the training subset is that of any other val choice.
+    other = subsample_splits(splits, 100, 20, 30, seed=5)
+    assert torch.equal(small.x_train, other.x_train) and torch.equal(small.y_train, other.y_train)
+
+
+def test_example_is_one_transformed_example_and_its_class_name() -> None:
+    splits = load_dataset("digits", seed=0)
+    splits.transform = lambda x: 2 * x  # marks that the loaders' transform was applied
+    x, name = splits.example("val", index=3)
+    assert x.shape == (1, *splits.input_shape)
+    torch.testing.assert_close(x, 2 * splits.x_val[3:4])
+    assert name == splits.class_names[int(splits.y_val[3])]
+    with pytest.raises(AssertionError, match="split must be one of"):
+        splits.example("validation")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import partial
 
+import numpy as np
 import pytest
 import torch
 
@@ -12,6 +13,7 @@ from data_utils.transforms import (
     binarize,
     channel_stats,
     compose,
+    flat_features,
     pad_to,
     random_crop,
     random_horizontal_flip,
@@ -102,3 +104,10 @@ def test_compose_chains_left_to_right(images) -> None:
     )
     out = pipeline(images)
     assert out.shape == (6, 3, 32, 32) and out.dtype == torch.float32
+
+
+def test_flat_features_apply_the_transform_then_flatten(images) -> None:
+    flat = flat_features(images, to_float)
+    assert flat.shape == (6, 3 * 28 * 28) and flat.dtype == np.float64
+    np.testing.assert_array_equal(flat[1], to_float(images[1]).numpy().ravel())
+    assert flat_features(images, None, np.float32).max() == 255.0  # no transform: raw values

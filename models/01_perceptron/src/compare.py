@@ -19,7 +19,6 @@ import json
 import logging
 import sys
 import time
-import warnings
 from typing import Any
 
 import numpy as np
@@ -28,7 +27,9 @@ from config import PerceptronConfig
 from constants import EXPERIMENTS_FILE, LOGS_DIR
 from model import create_model, perceptron_criterion
 
-from data_utils import DatasetSplits, create_data_loaders
+from data_utils import create_data_loaders
+from data_utils.transforms import flat_features
+from engine.baselines import log_results, score_baselines
 from engine.evaluator import Evaluator
 from engine.trainer import Trainer
 from engine.workflow import load_data, run_cli
@@ -38,13 +39,6 @@ from utils.seed import set_random_seed
 logger = logging.getLogger(__name__)
 
 
-def features(x: torch.Tensor, splits: DatasetSplits) -> np.ndarray:
-    """What the model sees, flat: (N, ...) -> (N, D) floats, the per-batch transform applied."""
-    if splits.transform is not None:
-        x = splits.transform(x)
-    return x.reshape(len(x), -1).numpy().astype(np.float64)  # (N, ...) -> (N, D)
-
-
 def against_sklearn(experiment: str = "fashion_mnist", data_dir: str | None = None) -> dict:
     """Test accuracy of this perceptron (every epoch) and of scikit-learn's, on one split.
 
@@ -52,9 +46,7 @@ def against_sklearn(experiment: str = "fashion_mnist", data_dir: str | None = No
         The summary written to outputs/logs: per model the final test accuracy and fit seconds,
         and for this perceptron the test accuracy after each epoch.
     """
-    from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import Perceptron as SklearnPerceptron
-    from sklearn.preprocessing import StandardScaler
 
     config = load_config(PerceptronConfig, EXPERIMENTS_FILE, experiment)
     set_random_seed(config.seed)
@@ -74,29 +66,21 @@ def against_sklearn(experiment: str = "fashion_mnist", data_dir: str | None = No
     ours = {"test_accuracy": per_epoch[-1], "seconds": time.perf_counter() - start}
     logger.info("this perceptron: test accuracy after each epoch %s", np.round(per_epoch, 4))
 
-    x_train, y_train = features(splits.x_train, splits), splits.y_train.numpy()
-    x_test, y_test = features(splits.x_test, splits), splits.y_test.numpy()
-    scaler = StandardScaler().fit(x_train)  # the benchmark's preprocessing, fitted on train only
-    z_train, z_test = scaler.transform(x_train), scaler.transform(x_test)
-    results: dict[str, Any] = {
-        f"perceptron, Kesler's construction, {config.epochs} epochs (this repo)": ours
-    }
+    x_train, y_train = flat_features(splits.x_train, splits.transform), splits.y_train.numpy()
+    x_test, y_test = flat_features(splits.x_test, splits.transform), splits.y_test.numpy()
     # The benchmark's grid for Perceptron was penalty in (l1, l2, elasticnet) with the default
-    # alpha 1e-4; None, the plain rule, is today's default.
-    for penalty in (None, "l1", "l2", "elasticnet"):
-        start = time.perf_counter()
-        reference = SklearnPerceptron(
+    # alpha 1e-4; None, the plain rule, is today's default. 5 epochs, as in the benchmark.
+    references = {
+        f"scikit-learn Perceptron (penalty={penalty}, 5 epochs)": SklearnPerceptron(
             penalty=penalty, max_iter=5, tol=None, random_state=config.seed
         )
-        with warnings.catch_warnings():  # it stops at its 5-epoch budget, as in the benchmark
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            reference.fit(z_train, y_train)
-        results[f"scikit-learn Perceptron (penalty={penalty}, 5 epochs)"] = {
-            "test_accuracy": float(reference.score(z_test, y_test)),
-            "seconds": time.perf_counter() - start,
-        }
-    for name, row in results.items():
-        logger.info("%-60s test accuracy %.4f | %.1f s", name, row["test_accuracy"], row["seconds"])
+        for penalty in (None, "l1", "l2", "elasticnet")
+    }
+    results: dict[str, Any] = {
+        f"perceptron, Kesler's construction, {config.epochs} epochs (this repo)": ours,
+        **score_baselines(references, x_train, y_train, x_test, y_test),
+    }
+    log_results(results)
     summary = {
         "experiment": experiment,
         "dataset": splits.name,

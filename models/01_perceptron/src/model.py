@@ -30,6 +30,7 @@ import numpy as np
 from config import PerceptronConfig
 
 from data_utils import DatasetSplits
+from engine.modelio import array_state, load_array_state
 
 
 def perceptron_criterion(scores: np.ndarray, y: np.ndarray) -> float:
@@ -122,17 +123,11 @@ class Perceptron:
         return {"loss": loss, "correct": float(len(y) - mistakes), "updates": float(mistakes)}
 
     def state_dict(self) -> dict[str, np.ndarray]:
-        return {
-            "weight": self.weight.copy(),
-            "bias": self.bias.copy(),
-            "num_updates": np.array(self.num_updates, dtype=np.int64),
-        }
+        return array_state(self, ["weight", "bias", "num_updates"])
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
-        assert state["weight"].shape == self.weight.shape, "weight shape does not match the model"
-        self.weight = np.asarray(state["weight"], dtype=np.float64).copy()
-        self.bias = np.asarray(state["bias"], dtype=np.float64).copy()
-        self.num_updates = int(state["num_updates"])
+        dtypes = {"weight": np.float64, "bias": np.float64, "num_updates": int}
+        load_array_state(self, state, dtypes)
 
 
 def create_model(config: PerceptronConfig, splits: DatasetSplits) -> Perceptron:

@@ -11,30 +11,18 @@ import numpy as np
 import pytest
 import torch
 
-from data_utils import create_data_loaders, load_dataset
-from engine.trainer import Trainer
-from utils.config import load_config
 from utils.modules import load_model_modules
-from utils.testing import copy_model, run_script
+from utils.testing import assert_clean_failure, copy_model, run_script, train_in_memory
 
 MODEL_DIR = Path(__file__).resolve().parents[1]
 mods = load_model_modules(MODEL_DIR)
-
-
-def train_in_memory(experiment: str, **changes):
-    config = load_config(
-        mods.config.PerceptronConfig, mods.constants.EXPERIMENTS_FILE, experiment, changes
-    )
-    splits = load_dataset(config.dataset, seed=config.seed, standardize=config.standardize)
-    model = mods.model.create_model(config, splits)
-    train_loader, val_loader, _ = create_data_loaders(splits, config.batch_size, seed=config.seed)
-    trainer = Trainer(model, None, mods.model.perceptron_criterion, torch.device("cpu"), config)
-    history = trainer.train(train_loader, val_loader, config.epochs)
-    return model, splits, history
+SPEC = mods.train.SPEC
 
 
 def test_converges_on_separable_data_after_finitely_many_updates():
-    model, splits, history = train_in_memory("separable", epochs=30, early_stopping_patience=None)
+    model, splits, history = train_in_memory(
+        SPEC, "separable", epochs=30, early_stopping_patience=None
+    )
     x, y = splits.x_train.numpy(), splits.y_train.numpy()
     assert (model.predict(x) == y).all(), "100% training accuracy on separable data"
     updates_at_convergence = model.num_updates
@@ -46,7 +34,7 @@ def test_converges_on_separable_data_after_finitely_many_updates():
 
 
 def test_cannot_fit_xor():
-    model, splits, history = train_in_memory("xor", epochs=200)
+    model, splits, history = train_in_memory(SPEC, "xor", epochs=200)
     x, y = splits.x_train.numpy(), splits.y_train.numpy()
     assert (model.predict(x) == y).mean() <= 0.75
     assert max(history["val_accuracy"]) <= 0.75, "no line separates XOR, at any epoch"
@@ -117,14 +105,6 @@ def test_evaluate_defaults_to_the_checkpoints_experiment(trained):
     result = run_script(folder, "evaluate.py", "--checkpoint", str(final), "--json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.strip().splitlines()[-1])["experiment"] == "xor"
-
-
-def assert_clean_failure(result: subprocess.CompletedProcess, error: str, *words: str) -> None:
-    assert result.returncode != 0
-    assert f"{error}:" in result.stderr, result.stderr
-    assert "Traceback" not in result.stderr, result.stderr
-    for word in words:
-        assert word in result.stderr, result.stderr
 
 
 def test_unknown_experiment_lists_the_available_ones():

@@ -4,37 +4,16 @@ The full comparison takes a minute (python src/compare.py --experiment fashion_m
 experiment is checked on a subset for two epochs, and compare.py on the tiny smoke data.
 """
 
-import dataclasses
-import importlib.util
-import os
-import sys
 from pathlib import Path
-from unittest import mock
 
-import pytest
 import torch
 
-from data_utils import create_data_loaders, load_dataset
-from engine.evaluator import Evaluator
-from engine.trainer import Trainer
 from utils.config import load_config
-from utils.exceptions import DataError
 from utils.modules import load_model_modules
+from utils.testing import accuracy_on_test, load_script, needs_data, train_in_memory
 
 MODEL_DIR = Path(__file__).resolve().parents[1]
 mods = load_model_modules(MODEL_DIR)
-
-
-def load_compare():
-    """src/compare.py as a module, its sibling imports bound to this folder's modules."""
-    siblings = {"config": mods.config, "constants": mods.constants, "model": mods.model}
-    with mock.patch.dict(sys.modules, siblings):
-        spec = importlib.util.spec_from_file_location(
-            "perceptron_compare", MODEL_DIR / "src" / "compare.py"
-        )
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    return module
 
 
 def test_fashion_mnist_experiment_keeps_the_online_rule():
@@ -54,7 +33,7 @@ def test_fashion_mnist_experiment_keeps_the_online_rule():
 
 
 def test_compare_reports_both_models_on_one_split(tmp_path, monkeypatch):
-    compare = load_compare()
+    compare = load_script(MODEL_DIR, "compare.py")
     monkeypatch.setattr(compare, "LOGS_DIR", tmp_path)
     summary = compare.against_sklearn("smoke")
     assert (tmp_path / "smoke_sklearn.json").is_file()
@@ -63,27 +42,9 @@ def test_compare_reports_both_models_on_one_split(tmp_path, monkeypatch):
     assert all(row["test_accuracy"] > 0.9 for row in summary["results"].values())
 
 
-@pytest.mark.skipif(
-    not os.environ.get("AIFS_DATA_DIR"), reason="Fashion-MNIST files: set AIFS_DATA_DIR"
-)
+@needs_data
 def test_two_epochs_on_a_fashion_mnist_subset_learn_ten_classes():
-    config = load_config(
-        mods.config.PerceptronConfig,
-        mods.constants.EXPERIMENTS_FILE,
-        "fashion_mnist",
-        {"epochs": 2},
-    )
-    try:
-        splits = load_dataset(config.dataset, seed=config.seed)
-    except DataError as err:
-        pytest.fail(f"AIFS_DATA_DIR is set but Fashion-MNIST does not load: {err}")
-    splits = dataclasses.replace(
-        splits, x_train=splits.x_train[:5000], y_train=splits.y_train[:5000]
-    )
-    model = mods.model.create_model(config, splits)
-    train_loader, val_loader, test_loader = create_data_loaders(splits, config.batch_size)
-    history = Trainer(
-        model, None, mods.model.perceptron_criterion, torch.device("cpu"), config
-    ).train(train_loader, val_loader, config.epochs)
+    spec = mods.train.SPEC
+    model, splits, history = train_in_memory(spec, "fashion_mnist", num_train=5000, epochs=2)
     assert len(history["epoch"]) == 2
-    assert Evaluator(model).evaluate(test_loader)["accuracy"] > 0.65
+    assert accuracy_on_test(model, splits) > 0.65

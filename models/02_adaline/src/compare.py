@@ -26,7 +26,6 @@ import json
 import logging
 import sys
 import time
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +37,8 @@ from constants import EXPERIMENTS_FILE, LOGS_DIR, MODEL_DIR, VISUALIZATIONS_DIR
 from model import create_model, squared_error, targets
 
 from data_utils import DatasetSplits, create_data_loaders
+from data_utils.transforms import flat_features
+from engine.baselines import log_results, score_baselines
 from engine.evaluator import Evaluator
 from engine.trainer import Trainer
 from engine.workflow import load_data, run_cli
@@ -49,13 +50,6 @@ from utils.seed import set_random_seed
 logger = logging.getLogger(__name__)
 
 PERCEPTRON_DIR = MODEL_DIR.parent / "01_perceptron"
-
-
-def features(x: torch.Tensor, splits: DatasetSplits) -> np.ndarray:
-    """What the models see, flat: (N, ...) -> (N, D) floats, the per-batch transform applied."""
-    if splits.transform is not None:
-        x = splits.transform(x)
-    return x.reshape(len(x), -1).numpy().astype(np.float64)  # (N, ...) -> (N, D)
 
 
 # ------------------------------------------------------------------------- settle vs oscillate
@@ -72,7 +66,7 @@ def train_epoch_by_epoch(model: Any, criterion: Any, config: Any, splits: Datase
     """Train through the shared Trainer one epoch at a time, recording weights and train error."""
     train_loader, val_loader, _ = create_data_loaders(splits, config.batch_size, seed=config.seed)
     trainer = Trainer(model, None, criterion, torch.device("cpu"), config)
-    x, y = features(splits.x_train, splits), splits.y_train.numpy()
+    x, y = flat_features(splits.x_train, splits.transform), splits.y_train.numpy()
     weights, errors = [], []
     for epoch in range(1, config.epochs + 1):
         trainer.train(train_loader, val_loader, epoch)  # continues from the previous epoch
@@ -181,7 +175,7 @@ def plot_settle(runs: dict, splits: DatasetSplits, path: Path, last: int) -> Pat
         ax.legend()
     if two_d:
         ax = axes[2]
-        x = features(torch.cat([splits.x_train, splits.x_val]), splits)
+        x = flat_features(torch.cat([splits.x_train, splits.x_val]), splits.transform)
         y = torch.cat([splits.y_train, splits.y_val]).numpy()
         ax.scatter(x[:, 0], x[:, 1], c=y, cmap="coolwarm", s=10, alpha=0.6)
         xs = np.linspace(x[:, 0].min(), x[:, 0].max(), 2)
@@ -206,9 +200,7 @@ def against_sklearn(experiment: str = "fashion_mnist", data_dir: str | None = No
     Returns:
         Test accuracy and fit seconds per model.
     """
-    from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression, SGDClassifier
-    from sklearn.preprocessing import StandardScaler
 
     config = load_config(AdalineConfig, EXPERIMENTS_FILE, experiment)
     set_random_seed(config.seed)
@@ -229,8 +221,8 @@ def against_sklearn(experiment: str = "fashion_mnist", data_dir: str | None = No
         "seconds": time.perf_counter() - start,
     }
 
-    x_train, y_train = features(splits.x_train, splits), splits.y_train.numpy()
-    x_test, y_test = features(splits.x_test, splits), splits.y_test.numpy()
+    x_train, y_train = flat_features(splits.x_train, splits.transform), splits.y_train.numpy()
+    x_test, y_test = flat_features(splits.x_test, splits.transform), splits.y_test.numpy()
     start = time.perf_counter()
     design = np.hstack([x_train, np.ones((len(x_train), 1))])  # (N, D + 1), bias as an input
     units = 1 if splits.num_classes == 2 else splits.num_classes
@@ -242,8 +234,6 @@ def against_sklearn(experiment: str = "fashion_mnist", data_dir: str | None = No
         "seconds": time.perf_counter() - start,
     }
 
-    scaler = StandardScaler().fit(x_train)  # the benchmark's preprocessing, fitted on train only
-    z_train, z_test = scaler.transform(x_train), scaler.transform(x_test)
     baselines = {
         "scikit-learn LogisticRegression (lbfgs, C=1, max_iter=200)": LogisticRegression(
             max_iter=200, random_state=config.seed
@@ -253,17 +243,8 @@ def against_sklearn(experiment: str = "fashion_mnist", data_dir: str | None = No
             max_iter=5, tol=None, random_state=config.seed
         ),
     }
-    for name, estimator in baselines.items():
-        start = time.perf_counter()
-        with warnings.catch_warnings():  # both stop at their budgets, as in the benchmark
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            estimator.fit(z_train, y_train)
-        results[name] = {
-            "test_accuracy": float(estimator.score(z_test, y_test)),
-            "seconds": time.perf_counter() - start,
-        }
-    for name, row in results.items():
-        logger.info("%-70s test accuracy %.4f | %.1f s", name, row["test_accuracy"], row["seconds"])
+    results.update(score_baselines(baselines, x_train, y_train, x_test, y_test))
+    log_results(results)
     summary = {
         "experiment": experiment,
         "dataset": splits.name,

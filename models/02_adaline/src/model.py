@@ -39,6 +39,7 @@ import numpy as np
 from config import AdalineConfig
 
 from data_utils import DatasetSplits
+from engine.modelio import array_state, load_array_state
 
 
 def targets(y: np.ndarray, units: int) -> np.ndarray:
@@ -140,12 +141,10 @@ class Adaline:
         return {"loss": squared / t.size, "correct": float(correct)}
 
     def state_dict(self) -> dict[str, np.ndarray]:
-        return {"weight": self.weight.copy(), "bias": self.bias.copy()}
+        return array_state(self, ["weight", "bias"])
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
-        assert state["weight"].shape == self.weight.shape, "weight shape does not match the model"
-        self.weight = np.asarray(state["weight"], dtype=np.float64).copy()
-        self.bias = np.asarray(state["bias"], dtype=np.float64).copy()
+        load_array_state(self, state, {"weight": np.float64, "bias": np.float64})
 
 
 def create_model(config: AdalineConfig, splits: DatasetSplits) -> Adaline:

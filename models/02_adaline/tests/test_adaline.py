@@ -1,41 +1,29 @@
 """ADALINE's known outcomes, its least-squares oracle, and its command-line workflow."""
 
-import dataclasses
-import importlib.util
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
-from unittest import mock
 
 import numpy as np
 import pytest
-import torch
 
-from data_utils import create_data_loaders, load_dataset
-from engine.evaluator import Evaluator
-from engine.trainer import Trainer
+from data_utils import load_dataset
 from utils.config import load_config
-from utils.exceptions import ConfigError, DataError, TrainingError
+from utils.exceptions import ConfigError, TrainingError
 from utils.modules import load_model_modules
-from utils.testing import copy_model, run_script
+from utils.testing import (
+    accuracy_on_test,
+    assert_clean_failure,
+    copy_model,
+    load_script,
+    needs_data,
+    run_script,
+    train_in_memory,
+)
 
 MODEL_DIR = Path(__file__).resolve().parents[1]
 PERCEPTRON_DIR = MODEL_DIR.parent / "01_perceptron"
 mods = load_model_modules(MODEL_DIR)
-
-
-def load_compare():
-    """src/compare.py as a module, its sibling imports bound to this folder's modules."""
-    siblings = {"config": mods.config, "constants": mods.constants, "model": mods.model}
-    with mock.patch.dict(sys.modules, siblings):
-        spec = importlib.util.spec_from_file_location(
-            "adaline_compare", MODEL_DIR / "src" / "compare.py"
-        )
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    return module
+SPEC = mods.train.SPEC
 
 
 def least_squares(x: np.ndarray, t: np.ndarray) -> np.ndarray:
@@ -50,18 +38,6 @@ def noisy_linear_problem(seed: int = 0, n: int = 200, classes: int = 2):
     scores = x @ rng.normal(size=(3, classes)) + rng.normal(0, 0.5, size=(n, classes))
     y = scores.argmax(axis=1) if classes > 2 else (scores[:, 0] > 0).astype(np.int64)
     return x, y
-
-
-def train_in_memory(experiment: str, **changes):
-    config = load_config(
-        mods.config.AdalineConfig, mods.constants.EXPERIMENTS_FILE, experiment, changes
-    )
-    splits = load_dataset(config.dataset, seed=config.seed, standardize=config.standardize)
-    model = mods.model.create_model(config, splits)
-    train_loader, val_loader, _ = create_data_loaders(splits, config.batch_size, seed=config.seed)
-    trainer = Trainer(model, None, mods.model.squared_error, torch.device("cpu"), config)
-    history = trainer.train(train_loader, val_loader, config.epochs)
-    return model, splits, history
 
 
 # ------------------------------------------------------------------------------- the oracle
@@ -97,7 +73,13 @@ def test_online_lms_settles_near_the_least_squares_weights():
 
 def test_trainer_batch_run_matches_the_oracle_on_real_data():
     model, splits, history = train_in_memory(
-        "smoke", dataset="breast_cancer", variant="batch", batch_size=10_000, lr=0.05, epochs=40
+        SPEC,
+        "smoke",
+        dataset="breast_cancer",
+        variant="batch",
+        batch_size=10_000,
+        lr=0.05,
+        epochs=40,
     )
     x, y = splits.x_train.numpy().astype(np.float64), splits.y_train.numpy()
     expected = least_squares(x, mods.model.targets(y, 1))[:, 0]
@@ -111,12 +93,14 @@ def test_trainer_batch_run_matches_the_oracle_on_real_data():
 
 
 def test_cannot_fit_xor_and_the_best_line_is_no_line():
-    model, splits, history = train_in_memory("xor", epochs=200)
+    model, splits, history = train_in_memory(SPEC, "xor", epochs=200)
     x, y = splits.x_train.numpy(), splits.y_train.numpy()
     assert (model.predict(x) == y).mean() <= 0.75
     assert max(history["val_accuracy"]) <= 0.75, "no line separates XOR, at any epoch"
     # Batch descent finds the least-squares line: w = 0, b = 0, mean squared error 1.
-    model, _, history = train_in_memory("xor", variant="batch", batch_size=4, lr=0.5, epochs=300)
+    model, _, history = train_in_memory(
+        SPEC, "xor", variant="batch", batch_size=4, lr=0.5, epochs=300
+    )
     np.testing.assert_allclose(model.weight, 0.0, atol=1e-6)
     np.testing.assert_allclose(model.bias, 0.0, atol=1e-6)
     assert history["val_loss"][-1] == pytest.approx(1.0, abs=1e-9)
@@ -153,40 +137,16 @@ def test_forward_and_loss_shapes():
 @pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning")
 def test_too_large_a_step_diverges_with_a_training_error():
     with pytest.raises(TrainingError, match="Lower the learning rate"):
-        train_in_memory("smoke", lr=50.0, epochs=20)
+        train_in_memory(SPEC, "smoke", lr=50.0, epochs=20)
 
 
-@pytest.mark.skipif(
-    not os.environ.get("AIFS_DATA_DIR"), reason="Fashion-MNIST files: set AIFS_DATA_DIR"
-)
+@needs_data
 def test_fashion_mnist_subset_learns_a_linear_classifier():
-    config = load_config(
-        mods.config.AdalineConfig, mods.constants.EXPERIMENTS_FILE, "fashion_mnist", {"epochs": 2}
-    )
-    try:
-        splits = load_dataset(config.dataset, seed=config.seed)
-    except DataError as err:
-        pytest.fail(f"AIFS_DATA_DIR is set but Fashion-MNIST does not load: {err}")
-    splits = dataclasses.replace(
-        splits, x_train=splits.x_train[:5000], y_train=splits.y_train[:5000]
-    )
-    model = mods.model.create_model(config, splits)
-    train_loader, val_loader, test_loader = create_data_loaders(splits, config.batch_size)
-    Trainer(model, None, mods.model.squared_error, torch.device("cpu"), config).train(
-        train_loader, val_loader, config.epochs
-    )
-    assert Evaluator(model).evaluate(test_loader)["accuracy"] > 0.70
+    model, splits, _ = train_in_memory(SPEC, "fashion_mnist", num_train=5000, epochs=2)
+    assert accuracy_on_test(model, splits) > 0.70
 
 
 # ---------------------------------------------------------------------- as a user runs it
-
-
-def assert_clean_failure(result: subprocess.CompletedProcess, error: str, *words: str) -> None:
-    assert result.returncode != 0
-    assert f"{error}:" in result.stderr, result.stderr
-    assert "Traceback" not in result.stderr, result.stderr
-    for word in words:
-        assert word in result.stderr, result.stderr
 
 
 def test_smoke_trains_and_evaluates_from_the_command_line(tmp_path):
@@ -205,7 +165,7 @@ def test_smoke_trains_and_evaluates_from_the_command_line(tmp_path):
 
 
 def test_compare_runs_both_comparisons(tmp_path, monkeypatch):
-    compare = load_compare()
+    compare = load_script(MODEL_DIR, "compare.py")
     monkeypatch.setattr(compare, "LOGS_DIR", tmp_path)
     monkeypatch.setattr(compare, "VISUALIZATIONS_DIR", tmp_path)
     summary = compare.settle("smoke")

@@ -20,12 +20,12 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
 from constants import LOGS_DIR
 from sklearn.neural_network import MLPClassifier
 from train import SPEC
 
 from data_utils import ArrayLoader
+from data_utils.transforms import flat_features
 from engine.evaluator import Evaluator
 from engine.workflow import load_trained, run_cli
 from utils.device import select_device
@@ -33,12 +33,6 @@ from utils.device import select_device
 logger = logging.getLogger(__name__)
 
 PUBLISHED_SKLEARN_MLP = 0.871  # Fashion-MNIST benchmark, MLPClassifier hidden (100,), relu
-
-
-def as_features(x: torch.Tensor, transform) -> np.ndarray:
-    """(N, ...) -> (N, D) float32, with the loaders' per-batch transform (uint8 -> [0, 1])."""
-    x = transform(x) if transform is not None else x
-    return x.reshape(len(x), -1).numpy().astype(np.float32)  # (N, ...) -> (N, D)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -64,11 +58,11 @@ def run(args: argparse.Namespace) -> int:
         hidden_layer_sizes=(100,), max_iter=args.max_iter, random_state=config.seed
     )
     start = time.perf_counter()
-    baseline.fit(as_features(splits.x_train, splits.transform), splits.y_train.numpy())
+    x_train = flat_features(splits.x_train, splits.transform, np.float32)  # (N, D) in [0, 1]
+    baseline.fit(x_train, splits.y_train.numpy())
     seconds = time.perf_counter() - start
-    theirs = float(
-        baseline.score(as_features(splits.x_test, splits.transform), splits.y_test.numpy())
-    )
+    x_test = flat_features(splits.x_test, splits.transform, np.float32)
+    theirs = float(baseline.score(x_test, splits.y_test.numpy()))
     result = {
         "experiment": config.experiment,
         "checkpoint": str(state["path"]),

@@ -2,7 +2,6 @@
 
 import json
 import math
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -18,10 +17,11 @@ from engine.workflow import build_optimizer, load_trained
 from utils.config import load_config
 from utils.exceptions import CheckpointError, ConfigError
 from utils.modules import load_model_modules
-from utils.testing import copy_model, run_script
+from utils.testing import assert_clean_failure, copy_model, run_script, train_in_memory
 
 MODEL_DIR = Path(__file__).resolve().parents[1]
 mods = load_model_modules(MODEL_DIR)
+SPEC = mods.train.SPEC
 analysis = mods.train.analysis  # imported by train.py for its --visualize hook
 NumpyMLP, TorchMLP = mods.model.NumpyMLP, mods.model.TorchMLP
 ACTIVATIONS = ["sigmoid", "relu"]
@@ -31,18 +31,6 @@ TORCH_ON_XOR = {"implementation": "torch", "optimizer": "adam", "lr": 0.05, "mom
 
 def make_config(experiment: str, **changes):
     return load_config(mods.config.MLPConfig, mods.constants.EXPERIMENTS_FILE, experiment, changes)
-
-
-def train_in_memory(experiment: str, **changes):
-    config = make_config(experiment, **changes)
-    torch.manual_seed(config.seed)
-    splits = load_dataset(config.dataset, seed=config.seed, standardize=config.standardize)
-    model = mods.model.create_model(config, splits)
-    optimizer = build_optimizer(config, model)
-    criterion = mods.model.create_criterion(config)
-    train_loader, val_loader, _ = create_data_loaders(splits, config.batch_size, seed=config.seed)
-    trainer = Trainer(model, optimizer, criterion, torch.device("cpu"), config)
-    return model, splits, trainer.train(train_loader, val_loader, config.epochs)
 
 
 def predict(model, x: torch.Tensor) -> np.ndarray:
@@ -78,7 +66,7 @@ def digit_images(n: int = 1797) -> DatasetSplits:
 
 @pytest.mark.parametrize("seed", [0, 1, 2, 3, 42])
 def test_numpy_mlp_solves_xor_with_the_papers_rule(seed):
-    model, splits, history = train_in_memory("xor", seed=seed)
+    model, splits, history = train_in_memory(SPEC, "xor", seed=seed)
     assert (predict(model, splits.x_train) == splits.y_train.numpy()).all()
     assert history["train_accuracy"][-1] == 1.0 and history["val_accuracy"][-1] == 1.0
     assert history["train_loss"][-1] < 0.05, "a perceptron is stuck at 3 of 4; the MLP is not"
@@ -112,7 +100,7 @@ def test_numpy_run_resumes_exactly_with_its_momentum():
 
 
 def test_torch_mlp_solves_xor():
-    model, splits, history = train_in_memory("xor", epochs=150, **TORCH_ON_XOR)
+    model, splits, history = train_in_memory(SPEC, "xor", epochs=150, **TORCH_ON_XOR)
     assert (predict(model, splits.x_train) == splits.y_train.numpy()).all()
     assert history["val_accuracy"][-1] == 1.0
 
@@ -301,19 +289,9 @@ def test_numpy_implementation_trains_through_train_py_and_reloads(tmp_path):
     result = run_script(folder, "train.py", *args, "lr=0.1", "momentum=0.9")
     assert result.returncode == 0, result.stderr
     final = next((folder / "outputs" / "models" / "smoke").glob("*_final.pt"))
-    model, config, splits, _ = load_trained(
-        mods.train.SPEC, str(final), None, None, torch.device("cpu")
-    )
+    model, config, splits, _ = load_trained(SPEC, str(final), None, None, torch.device("cpu"))
     assert isinstance(model, NumpyMLP) and config.implementation == "numpy"
     assert (predict(model, splits.x_test) == splits.y_test.numpy()).mean() > 0.3
-
-
-def assert_clean_failure(result: subprocess.CompletedProcess, error: str, *words: str) -> None:
-    assert result.returncode != 0
-    assert f"{error}:" in result.stderr, result.stderr
-    assert "Traceback" not in result.stderr, result.stderr
-    for word in words:
-        assert word in result.stderr, result.stderr
 
 
 def test_unknown_experiment_lists_the_available_ones():
@@ -341,6 +319,6 @@ def test_checkpoint_of_another_shape_says_what_mismatched(trained):
     # smoke is 64 inputs -> 16 hidden; xor is 2 inputs -> 4 hidden: the weights cannot fit.
     # In process through evaluate.py's loader (the CLI turns the error into one log line).
     with pytest.raises(CheckpointError) as error:
-        load_trained(mods.train.SPEC, str(final), "xor", None, torch.device("cpu"))
+        load_trained(SPEC, str(final), "xor", None, torch.device("cpu"))
     for word in ("layers.0.weight", "(16, 64)", "(4, 2)"):
         assert word in str(error.value), str(error.value)

@@ -44,6 +44,7 @@ import numpy as np
 from config import HopfieldConfig
 
 from data_utils import DatasetSplits
+from engine.modelio import array_state, load_array_state
 from utils.exceptions import ConfigError
 
 # Score of a class that has no memory: below every overlap, which lies in [-1, 1].
@@ -261,17 +262,11 @@ class HopfieldNetwork:
     __call__ = forward
 
     def state_dict(self) -> dict[str, np.ndarray]:
-        return {
-            "weight": self.weight.copy(),
-            "memories": self.memories.copy(),
-            "memory_labels": self.memory_labels.copy(),
-        }
+        return array_state(self, ["weight", "memories", "memory_labels"])
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
-        assert state["weight"].shape == self.weight.shape, "weight shape does not match the model"
-        self.weight = np.asarray(state["weight"], dtype=np.float64).copy()
-        self.memories = np.asarray(state["memories"], dtype=np.float64).copy()
-        self.memory_labels = np.asarray(state["memory_labels"], dtype=np.int64).copy()
+        dtypes = {"weight": np.float64, "memories": np.float64, "memory_labels": np.int64}
+        load_array_state(self, state, dtypes)
 
 
 def recall_error(scores: np.ndarray, y: np.ndarray) -> float:

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
 from config import LeNet5Config
 from constants import EXPERIMENTS_FILE, MODEL_DIR
 from model import LeNet5, create_model
 
 from data_utils import DatasetSplits
+from engine.modelio import evaluating
 from engine.workflow import load_data
 from plotting import plot_conv_filters, plot_feature_maps
 from utils import count_flops, count_parameters, load_config, load_model_modules
@@ -22,22 +22,11 @@ from utils import count_flops, count_parameters, load_config, load_model_modules
 MLP_DIR = MODEL_DIR.parent / "03_mlp"
 
 
-def first_image(splits: DatasetSplits, device: torch.device) -> torch.Tensor:
-    """The first validation example, transformed as the loaders do: (1, ...)."""
-    x = splits.x_val[:1]
-    if splits.transform is not None:
-        x = splits.transform(x)
-    return x.to(device)
-
-
 def visualize(model, splits: DatasetSplits, vis_dir: Path, prefix: str) -> dict[str, Path]:
     """C1's six 5x5 kernels, and the C1 and C3 feature maps of the first validation image."""
-    was_training = model.training
-    model.eval()
-    with torch.no_grad():
-        maps = model.features(first_image(splits, model.c1.weight.device))
-    model.train(was_training)
-    label = splits.class_names[int(splits.y_val[0])]
+    x, label = splits.example("val")
+    with evaluating(model):
+        maps = model.features(x.to(model.c1.weight.device))
     return {
         "c1_filters": plot_conv_filters(
             model.c1.weight,

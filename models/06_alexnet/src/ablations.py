@@ -30,7 +30,6 @@ import json
 import logging
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +40,7 @@ from constants import ABLATIONS_DIR, EXPERIMENTS_FILE, VISUALIZATIONS_DIR
 from model import create_criterion, create_model
 
 import plotting
-from data_utils import ArrayLoader, DatasetSplits, create_data_loaders
+from data_utils import ArrayLoader, DatasetSplits, create_data_loaders, subsample_splits
 from engine.trainer import Trainer
 from engine.workflow import build_optimizer, build_scheduler, load_data, run_cli
 from utils import count_parameters, set_random_seed
@@ -55,13 +54,6 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "relu": {},
     "relu_no_dropout": {"dropout": 0.0},
 }
-
-
-def training_subset(splits: DatasetSplits, size: int, seed: int) -> DatasetSplits:
-    """The first ``size`` training examples of a seeded permutation; val and test unchanged."""
-    order = torch.randperm(len(splits.y_train), generator=torch.Generator().manual_seed(seed))
-    keep = order[: min(size, len(order))]
-    return replace(splits, x_train=splits.x_train[keep], y_train=splits.y_train[keep])
 
 
 def run_variant(config: AlexNetConfig, splits: DatasetSplits, target: float) -> dict[str, Any]:
@@ -149,7 +141,10 @@ def run_ablations(args: argparse.Namespace) -> dict[str, Any]:
     """Train every variant and return the results (also written as JSON and a plot)."""
     base = load_config(AlexNetConfig, EXPERIMENTS_FILE, args.experiment)
     base = apply_overrides(base, {"epochs": args.epochs, "seed": args.seed})
-    splits = training_subset(load_data(base, args.data_dir), args.train_size, base.seed)
+    # A seeded random subset of the training split; val and test whole, in their order.
+    splits = subsample_splits(
+        load_data(base, args.data_dir), args.train_size, None, None, base.seed
+    )
     results: dict[str, Any] = {
         "experiment": args.experiment,
         "train_size": len(splits.y_train),

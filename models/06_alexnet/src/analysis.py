@@ -8,23 +8,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
-
 from data_utils import DatasetSplits
+from engine.modelio import evaluating
 from plotting import plot_conv_filters, plot_feature_maps
 
 
 def visualize(model, splits: DatasetSplits, vis_dir: Path, prefix: str) -> dict[str, Path]:
     """conv1's kernels (cf. the paper's Fig. 3), conv1 and conv2 maps of one validation image."""
-    x = splits.x_val[:1]
-    if splits.transform is not None:
-        x = splits.transform(x)
-    was_training = model.training
-    model.eval()
-    with torch.no_grad():
+    x, label = splits.example("val")
+    with evaluating(model):
         maps = model.features(x.to(model.conv1.weight.device))
-    model.train(was_training)
-    label = splits.class_names[int(splits.y_val[0])]
     return {
         "conv1_filters": plot_conv_filters(
             model.conv1.weight,

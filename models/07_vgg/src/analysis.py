@@ -14,15 +14,14 @@ from torch import nn
 
 import plotting
 from data_utils import DatasetSplits
+from engine.modelio import evaluating
 
 
 def stage_outputs(model: VGG, image: torch.Tensor, num_stages: int = 5) -> dict[str, torch.Tensor]:
     """Activations (C, H, W) entering each of the first ``num_stages`` max-pools, for one image
     (C, H, W), in eval mode: ``{"stage1": ..., "stage2": ...}``."""
-    was_training = model.training
-    model.eval()
     outputs = {}
-    with torch.no_grad():
+    with evaluating(model):
         x = image.unsqueeze(0).to(model.mean_rgb.device) - model.mean_rgb  # -> (1, C, H, W)
         for layer in model.features:
             if isinstance(layer, nn.MaxPool2d):
@@ -30,7 +29,6 @@ def stage_outputs(model: VGG, image: torch.Tensor, num_stages: int = 5) -> dict[
                 if len(outputs) == num_stages:
                     break
             x = layer(x)
-    model.train(was_training)
     return outputs
 
 

@@ -13,14 +13,13 @@ from model import POOL_AFTER, GoogLeNet
 
 import plotting
 from data_utils import DatasetSplits
+from engine.modelio import evaluating
 
 
 def stage_outputs(model: GoogLeNet, image: torch.Tensor) -> dict[str, torch.Tensor]:
     """Activations (C, H, W) after the stem and after modules 3b, 4e and 5b, for one image."""
-    was_training = model.training
-    model.eval()
     outputs = {}
-    with torch.no_grad():
+    with evaluating(model):
         x = image.unsqueeze(0).to(model.mean_rgb.device) - model.mean_rgb  # -> (1, C, H, W)
         x = model.stem(x)
         outputs["stem"] = x[0]  # (1, C, h, w) -> (C, h, w)
@@ -29,7 +28,6 @@ def stage_outputs(model: GoogLeNet, image: torch.Tensor) -> dict[str, torch.Tens
             if name in POOL_AFTER or name == "5b":
                 outputs[f"inception{name}"] = x[0]
                 x = model.pool(x) if name in POOL_AFTER else x
-    model.train(was_training)
     return outputs
 
 

@@ -13,22 +13,20 @@ from model import ResNet
 
 import plotting
 from data_utils import DatasetSplits
+from engine.modelio import evaluating
 
 
 def stage_outputs(model: ResNet, image: torch.Tensor) -> dict[str, torch.Tensor]:
     """Activations (C, H, W) of the stem and of each stage for one image (C, H, W), eval mode."""
-    was_training = model.training
-    model.eval()
     device = model.fc.weight.device
     outputs = {}
-    with torch.no_grad():
+    with evaluating(model):
         x = image.unsqueeze(0).to(device) - model.mean_image  # (C, H, W) -> (1, C, H, W)
         x = model.stem(x)
         outputs["stem"] = x[0]
         for index, stage in enumerate(model.stages):
             x = stage(x)
             outputs[f"stage{index + 1}"] = x[0]  # (1, C_s, H_s, W_s) -> (C_s, H_s, W_s)
-    model.train(was_training)
     return outputs
 
 
