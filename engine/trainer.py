@@ -128,6 +128,8 @@ class Trainer:
         self.ddp_model = distributed.wrap_model(model, device)
         self.evaluator = Evaluator(model, criterion, device, precision=config.precision)
         self.auditor = GradientAuditor(model)
+        # Listed once: walking the module tree every step costs more than the finite check.
+        self.params = list(model.parameters()) if not self.custom_rule else []
         self.epoch = 0  # epochs completed
         self.global_step = 0  # optimizer steps taken
         self.step_in_epoch = 0  # batches of the current epoch already trained on
@@ -237,16 +239,14 @@ class Trainer:
                 (loss if weight == 1.0 else loss * weight).backward()
             loss_sum += float(loss.detach()) * len(y)
             correct += _correct(scores.detach(), y)
-        grads = [p.grad for p in self.model.parameters() if p.grad is not None]
+        grads = [p.grad for p in self.params if p.grad is not None]
         grad_check = self._grad_check_value(grads)  # the global norm when clipping
         if not self._finite_or_skip(loss_sum, float(grad_check)):
             self.optimizer.zero_grad(set_to_none=True)
             return {"stepped": False, "loss": float("nan")}
         grad_norms = self.auditor.grad_norms() if audit else {}  # before clipping
         if self.config.grad_clip:
-            torch.nn.utils.clip_grads_with_norm_(
-                self.model.parameters(), self.config.grad_clip, grad_check
-            )
+            torch.nn.utils.clip_grads_with_norm_(self.params, self.config.grad_clip, grad_check)
         self.optimizer.step()
         n = sum(len(y) for _, y in group)
         return {

@@ -184,13 +184,18 @@ def build_optimizer(config: Any, model: Any) -> torch.optim.Optimizer | None:
     if config.optimizer == "none" or not isinstance(model, torch.nn.Module):
         return None
     params = [p for p in model.parameters() if p.requires_grad]
+    impl = {"default": {}, "foreach": {"foreach": True}, "fused": {"fused": True}}
+    options = {"lr": config.lr, "weight_decay": config.weight_decay, **impl[config.optimizer_impl]}
     if config.optimizer == "sgd":
-        return torch.optim.SGD(
-            params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
-        )
-    if config.optimizer == "adam":
-        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
-    return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+        options["momentum"] = config.momentum
+    cls = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
+    try:
+        return cls[config.optimizer](params, **options)
+    except RuntimeError as err:  # e.g. fused on a device torch has no fused kernel for
+        raise ConfigError(
+            f"optimizer_impl {config.optimizer_impl!r} is not available for {config.optimizer} "
+            f"here ({err}); use optimizer_impl=default"
+        ) from err
 
 
 def build_scheduler(config: Any, optimizer: torch.optim.Optimizer | None) -> Any | None:

@@ -468,6 +468,11 @@ class BaseConfig:
     # "none": the model applies its own learning rule (perceptron, delta, Hebbian) instead of
     # a torch optimizer.
     optimizer: Literal["sgd", "adam", "adamw", "none"] = "sgd"
+    # How torch runs the optimizer's update: "default" is torch's choice (one tensor at a time
+    # on CPU, the same as a hand-written loop); "foreach" and "fused" batch the update over all
+    # parameters (fused: one kernel, 2-4x faster steps; equal up to rounding, so runs differ
+    # from "default" in the last bits; benchmarks/README.md measures it).
+    optimizer_impl: Literal["default", "foreach", "fused"] = "default"
     momentum: float = 0.0  # SGD momentum in [0, 1); 0 = plain gradient descent as in the papers
     weight_decay: float = 0.0  # L2 penalty coefficient (decoupled for adamw); 0 = none
     scheduler: Literal["none", "step", "cosine", "plateau"] = "none"  # lr schedule, per epoch

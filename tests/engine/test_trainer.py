@@ -15,7 +15,7 @@ from engine.audit import parameters_of
 from engine.checkpoint import CheckpointManager, load_checkpoint
 from engine.trainer import RunContext, Trainer, TrainingInterrupted
 from engine.workflow import build_optimizer, build_scheduler
-from utils.config import load_config
+from utils.config import apply_overrides, load_config
 from utils.exceptions import ConfigError, TrainingError
 from utils.modules import load_model_modules
 
@@ -264,6 +264,27 @@ def test_gradient_clipping_bounds_the_global_norm(kit):
     after_clip = torch.nn.utils.get_total_norm([p.grad for p in trainer.model.parameters()])
     assert before_clip > 5.0  # the clip was needed
     assert float(after_clip) == pytest.approx(0.5, rel=1e-5)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam", "adamw"])
+def test_foreach_and_fused_optimizers_take_the_same_steps_up_to_rounding(kit, optimizer):
+    x, y = kit.data()
+    weights = {}
+    momentum = 0.9 if optimizer == "sgd" else 0.0
+    for impl in ("default", "foreach", "fused"):
+        config = kit.config(optimizer=optimizer, optimizer_impl=impl, momentum=momentum, epochs=2)
+        trainer = kit.trainer(config)
+        assert trainer.optimizer.defaults.get(impl) is (True if impl != "default" else None)
+        trainer.train(kit.loader(x, y, 8), kit.loader(x, y, 8))
+        weights[impl] = params(trainer.model)
+    for impl in ("foreach", "fused"):
+        for name, value in weights["default"].items():
+            torch.testing.assert_close(weights[impl][name], value, rtol=1e-5, atol=1e-6)
+
+
+def test_unknown_optimizer_impl_is_a_config_error(kit):
+    with pytest.raises(ConfigError, match="optimizer_impl"):
+        apply_overrides(kit.config(), {"optimizer_impl": "turbo"})
 
 
 # ----------------------------------------------------------------- schedules and early stopping
