@@ -507,10 +507,10 @@ class BaseConfig:
     deterministic: bool = False  # deterministic torch kernels (slower on GPU)
     # "bf16": autocast forward and loss to bfloat16 (CPU and GPU); weights and optimizer stay fp32
     precision: Literal["fp32", "bf16"] = "fp32"
-    # CPU threads for torch. 1 by default: on the small shared machines this project targets, one
-    # thread is several times faster for small models (benchmarks/README.md measures it), and a
-    # fixed count keeps CPU runs bit-reproducible. None keeps torch's default (one per core),
-    # the better choice for large models on a dedicated many-core machine.
+    # CPU threads for torch. 1 by default: on the small machines this project targets, shared
+    # with other jobs, one thread was several times faster for small models, and a fixed count
+    # keeps CPU runs bit-reproducible. On an idle machine two threads were 1.3-1.8x faster
+    # (benchmarks/README.md measures both); None keeps torch's default (one per core).
     num_threads: int | None = 1
 
     def validate(self) -> None:
