@@ -3,7 +3,7 @@
     AIFS_DATA_DIR=/path/to/datasets python benchmarks/bench_engine_overhead.py [--threads 1]
 
 For each model (the MLP 784-256-128-10 of models/03_mlp and LeNet-5 of models/05_lenet5, each
-with its ``fashion_mnist`` experiment's optimizer and batch size) five candidates train the
+with its ``fashion_mnist`` experiment's optimizer and batch size) six candidates train the
 same network from the same initial weights (same seed) on the same batches (one ArrayLoader
 seed, same epochs), one epoch per call, interleaved:
 
@@ -12,6 +12,8 @@ seed, same epochs), one epoch per call, interleaved:
   optimizer is built as a user would, torch's class with its defaults
   (``torch.optim.Adam(model.parameters(), lr=...)``), which is also the engine's default
   (``optimizer_impl: default``);
+- ``raw_control``: a second, identical raw loop: ``raw_control / raw`` is what two identical
+  loops differ by in this run (the noise floor), which no ratio below can resolve;
 - ``trainer``: ``engine.trainer.Trainer`` with audits at the engine's default interval
   (``audit_every=50``; LeNet-5's own config audits every 200, so this is its worst case);
   ``trainer / raw`` is the target of at most 1.05;
@@ -21,12 +23,24 @@ seed, same epochs), one epoch per call, interleaved:
   kernel): what the engine's option gains over a user's loop with torch's defaults, and the
   loop overhead alone once the optimizer is fast.
 
+How a ratio is measured. The candidates are built afresh in each of a few blocks (``BLOCKS``),
+in a construction order rotated per block, since where one instance's tensors land in memory
+moves its speed by a few percent. Within a block, after one warm-up epoch each, every round
+runs one epoch of each candidate in the orders of a balanced Latin square
+(``benchlib.interleaved``). Two estimates, both reported:
+
+- the paired ratio: per round, candidate / raw; the median over all rounds (range in brackets);
+- the position median (the headline): ``benchlib.StepClock`` times every step of every epoch;
+  per batch position, the median over the epochs (pooled over the blocks), summed. A burst of
+  load from another process slows a few steps of a few epochs, which a per-epoch ratio feels in
+  full and this estimate hardly at all. Per-block values show the spread between instances.
+
 Fair by construction: the Trainer always validates after an epoch, so the raw loop runs the same
 validation (the first 1,024 validation images, inference mode, loss and accuracy). No scheduler,
 no checkpoints, no early stopping (per-epoch costs; one checkpoint's cost is measured separately,
-as a share of a full 51,000-image epoch). After the last round ``raw``, ``trainer`` and
-``trainer_no_audit`` must hold bit-identical weights, and so must the two fused candidates: the
-same arithmetic was timed.
+as a share of a full 51,000-image epoch). After the last round of each block ``raw``,
+``raw_control``, ``trainer`` and ``trainer_no_audit`` must hold bit-identical weights, and so
+must the two fused candidates: the same arithmetic was timed.
 
 Data: a fixed subset of the Fashion-MNIST training split, 100 batches per epoch (MLP 12,800
 images in batches of 128, LeNet-5 6,400 in batches of 64), so the script stays under 5 minutes on
@@ -35,6 +49,7 @@ images in batches of 128, LeNet-5 6,400 in batches of 64), so the script stays u
 
 from __future__ import annotations
 
+import functools
 import logging
 import statistics
 import sys
@@ -53,8 +68,10 @@ AUDIT_DEFAULT = 50  # utils.config.BaseConfig.audit_every
 AUDIT_OFF = 10**9
 VAL_SAMPLES = 1024
 FULL_EPOCH = 51_000  # training images of the shared Fashion-MNIST split
-# model -> (training images per epoch, timed rounds)
-PLAN = {"mlp": (12_800, 25), "lenet5": (6_400, 10)}
+# model -> (training images per epoch, timed rounds per block: a multiple of 6 balances orders)
+PLAN = {"mlp": (12_800, 18), "lenet5": (6_400, 6)}
+BLOCKS = {"mlp": 3, "lenet5": 2}  # blocks of freshly built candidates per model
+CANDIDATES = ["raw", "raw_control", "trainer", "trainer_no_audit", "raw_fused", "trainer_fused"]
 
 
 def checkpoint_seconds(engine: benchlib.EngineLoop, rounds: int = 5) -> float:
@@ -85,67 +102,117 @@ def audit_seconds(engine: benchlib.EngineLoop, rounds: int = 20) -> float:
     return statistics.median(times)
 
 
-def bench_model(name: str, splits, seed: int, rounds: int, load) -> dict[str, Any]:
-    """Interleaved epochs of raw, trainer and trainer_no_audit for one model."""
+def build_candidates(name: str, splits, seed: int, order: list[str]) -> dict[str, Any]:
+    """Every candidate, built afresh in ``order`` (where each one's tensors land in memory
+    differs with it), each training loader wrapped in a ``StepClock``."""
     n_train = PLAN[name][0]
 
     def setup(**changes):
         return benchlib.build_setup(name, splits, n_train, VAL_SAMPLES, seed=seed, **changes)
 
-    candidates = {
-        "raw": benchlib.RawLoop(setup(optimizer="torch_default")),
-        "trainer": benchlib.EngineLoop(setup(audit_every=AUDIT_DEFAULT)),
-        "trainer_no_audit": benchlib.EngineLoop(setup(audit_every=AUDIT_OFF)),
-        "raw_fused": benchlib.RawLoop(setup(optimizer_impl="fused")),
-        "trainer_fused": benchlib.EngineLoop(
+    makers = {
+        "raw": lambda: benchlib.RawLoop(setup(optimizer="torch_default")),
+        "raw_control": lambda: benchlib.RawLoop(setup(optimizer="torch_default")),
+        "trainer": lambda: benchlib.EngineLoop(setup(audit_every=AUDIT_DEFAULT)),
+        "trainer_no_audit": lambda: benchlib.EngineLoop(setup(audit_every=AUDIT_OFF)),
+        "raw_fused": lambda: benchlib.RawLoop(setup(optimizer_impl="fused")),
+        "trainer_fused": lambda: benchlib.EngineLoop(
             setup(audit_every=AUDIT_DEFAULT, optimizer_impl="fused")
         ),
     }
-    times = benchlib.time_epochs(candidates, rounds, load, name)
-    wall, cpu = times["wall"], times["cpu"]
-    audits_per_epoch = len(candidates["trainer"].trainer.history["audit"]) / (rounds + 1)
-    audit = audit_seconds(candidates["trainer"])
-    full_epoch = FULL_EPOCH / n_train * statistics.median(wall["trainer"])
-    checkpoint = checkpoint_seconds(candidates["trainer"])
+    built = {n: makers[n]() for n in order}
+    for candidate in built.values():
+        candidate.setup.train_loader = benchlib.StepClock(candidate.setup.train_loader)
+    return {n: built[n] for n in CANDIDATES}
+
+
+def bench_model(
+    name: str, splits, seed: int, rounds: int, load, blocks: int | None = None
+) -> dict[str, Any]:
+    """``blocks`` (default ``BLOCKS[name]``) blocks of interleaved epochs, each with every
+    candidate built afresh."""
+    blocks = blocks or BLOCKS[name]
+    wall: dict[str, list[float]] = {n: [] for n in CANDIDATES}
+    cpu: dict[str, list[float]] = {n: [] for n in CANDIDATES}
+    segments: dict[str, list[list[float]]] = {n: [] for n in CANDIDATES}
+    block_estimates, identical, identical_fused, audits = [], [], [], []
+    for block in range(blocks):
+        order = CANDIDATES[block % len(CANDIDATES) :] + CANDIDATES[: block % len(CANDIDATES)]
+        candidates = build_candidates(name, splits, seed, order)
+        clocks = {n: c.setup.train_loader for n, c in candidates.items()}
+        times = benchlib.interleaved(
+            {n: clocks[n].timed(c.run_epoch) for n, c in candidates.items()}, rounds, warmup=1
+        )
+        load.sample(f"after {name} block {block + 1}")
+        estimate = {}
+        for n in CANDIDATES:
+            wall[n] += times["wall"][n]
+            cpu[n] += times["cpu"][n]
+            segments[n] += clocks[n].epochs[1:]  # the warm-up epoch is not timed
+            estimate[n] = benchlib.position_median_seconds(clocks[n].epochs[1:])
+        block_estimates.append(estimate)
+        # The Trainer computes exactly what the hand-written loop with the same optimizer does.
+        plain = ("raw", "raw_control", "trainer", "trainer_no_audit")
+        identical.append(benchlib.same_weights(*(candidates[k].model for k in plain)))
+        identical_fused.append(
+            benchlib.same_weights(candidates["raw_fused"].model, candidates["trainer_fused"].model)
+        )
+        audits.append(len(candidates["trainer"].trainer.history["audit"]) / (rounds + 1))
+    trainer = candidates["trainer"]
+    audit = audit_seconds(trainer)
+    full_epoch = FULL_EPOCH / PLAN[name][0] * statistics.median(wall["trainer"])
+    checkpoint = checkpoint_seconds(trainer)
+    pooled = {n: benchlib.position_median_seconds(segments[n]) for n in CANDIDATES}
 
     def pair(candidate: str, baseline: str, times: dict = wall) -> dict[str, float]:
         return benchlib.paired_ratios({k: times[k] for k in (baseline, candidate)}, baseline)[
             candidate
         ]
 
+    def position_ratio(candidate: str, baseline: str = "raw") -> dict[str, Any]:
+        return {
+            "pooled": pooled[candidate] / pooled[baseline],
+            "blocks": [e[candidate] / e[baseline] for e in block_estimates],
+        }
+
     return {
         "folder": f"models/{benchlib.MODELS[name][0]}",
         **benchlib.describe(candidates["raw"].setup),
-        "rounds": rounds,
+        "blocks": blocks,
+        "rounds_per_block": rounds,
         "epoch_seconds": {n: benchlib.spread(v) for n, v in wall.items()},
         "epoch_cpu_seconds": {n: benchlib.spread(v) for n, v in cpu.items()},
         "ratio_vs_raw": benchlib.paired_ratios(wall, "raw"),
         "cpu_ratio_vs_raw": benchlib.paired_ratios(cpu, "raw"),
+        "position_median_seconds": pooled,
+        "position_ratio_vs_raw": {n: position_ratio(n) for n in CANDIDATES if n != "raw"},
         "trainer_vs_no_audit": pair("trainer", "trainer_no_audit"),
+        "trainer_vs_no_audit_position": position_ratio("trainer", "trainer_no_audit"),
         # The loop's overhead alone when both use the fused optimizer.
         "trainer_fused_vs_raw_fused": pair("trainer_fused", "raw_fused"),
-        "trainer_fused_vs_raw_fused_cpu": pair("trainer_fused", "raw_fused", cpu),
-        "audits_per_epoch": audits_per_epoch,
+        "trainer_fused_vs_raw_fused_position": position_ratio("trainer_fused", "raw_fused"),
+        "audits_per_epoch": statistics.mean(audits),
         "audit_ms_each": 1000 * audit,
-        "audit_share_of_epoch": audit * audits_per_epoch / statistics.median(wall["trainer"]),
+        "audit_share_of_epoch": audit * audits[-1] / pooled["trainer"],
         "checkpoint_ms": 1000 * checkpoint,
         "checkpoint_share_of_full_epoch": checkpoint / full_epoch,
-        "engine_optimizer": benchlib.describe(candidates["trainer"].setup)["optimizer_defaults"],
-        # The Trainer computes exactly what the hand-written loop with the same optimizer does.
-        "identical_weights": benchlib.same_weights(
-            *(candidates[k].model for k in ("raw", "trainer", "trainer_no_audit"))
-        ),
-        "identical_weights_fused": benchlib.same_weights(
-            candidates["raw_fused"].model, candidates["trainer_fused"].model
-        ),
-        "times": times,
+        "engine_optimizer": benchlib.describe(trainer.setup)["optimizer_defaults"],
+        "identical_weights": all(identical),
+        "identical_weights_fused": all(identical_fused),
+        "times": {"wall": wall, "cpu": cpu},
     }
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = benchlib.model_parser(__doc__.split("\n\n")[0], PLAN).parse_args(argv)
+    parser = benchlib.model_parser(__doc__.split("\n\n")[0], PLAN)
+    parser.add_argument(
+        "--blocks", type=int, help="blocks of fresh candidates (default: per model)"
+    )
+    args = parser.parse_args(argv)
+    assert args.blocks is None or args.blocks >= 1, f"--blocks must be >= 1, got {args.blocks}"
     logging.basicConfig(level=logging.ERROR)  # the Trainer's per-epoch info lines stay quiet
-    threads, load, results = benchlib.bench_models(args, PLAN, bench_model)
+    bench = functools.partial(bench_model, blocks=args.blocks)
+    threads, load, results = benchlib.bench_models(args, PLAN, bench)
 
     ratios = {
         "wall ratio [range]": ("ratio_vs_raw", "raw"),
@@ -153,16 +220,24 @@ def main(argv: list[str] | None = None) -> int:
     }
     print(f"torch threads {threads}; an epoch = 100 training batches + {VAL_SAMPLES} val images")
     print(benchlib.epoch_table(results, ratios))
+    rows = []
     for name, r in results.items():
+        for cand, ratio in r["position_ratio_vs_raw"].items():
+            blocks = ", ".join(f"{b:.3f}" for b in ratio["blocks"])
+            rows.append([name, cand, f"{ratio['pooled']:.3f}", blocks])
+    print("position-median ratio (per batch position, the median over epochs; summed)")
+    print(benchlib.format_table(["model", "candidate", "vs raw, pooled", "per block"], rows))
+    for name, r in results.items():
+        fused = r["trainer_fused_vs_raw_fused_position"]
         print(
             f"{name}: trainer_fused / raw_fused (loop overhead alone, fused optimizer)"
-            f" {benchlib.fmt_ratio(r['trainer_fused_vs_raw_fused'])}, cpu"
-            f" {benchlib.fmt_ratio(r['trainer_fused_vs_raw_fused_cpu'])}"
+            f" {fused['pooled']:.3f}, paired wall"
+            f" {benchlib.fmt_ratio(r['trainer_fused_vs_raw_fused'])}"
         )
         print(
             f"{name}: {r['audits_per_epoch']:.0f} audits/epoch of {r['audit_ms_each']:.2f} ms ="
             f" {100 * r['audit_share_of_epoch']:.2f}% of the epoch (trainer / no-audit"
-            f" {benchlib.fmt_ratio(r['trainer_vs_no_audit'])}); checkpoint"
+            f" {r['trainer_vs_no_audit_position']['pooled']:.3f}); checkpoint"
             f" {r['checkpoint_ms']:.0f} ms = {100 * r['checkpoint_share_of_full_epoch']:.2f}% of"
             f" a 51,000-image epoch; identical weights {r['identical_weights']}"
             f" (fused pair: {r['identical_weights_fused']})"

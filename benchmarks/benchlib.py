@@ -4,9 +4,9 @@ The machine these scripts were written for has 2 CPU cores shared with other job
 timing means little. Every script therefore:
 
 - sets torch's thread count explicitly (``set_threads``) and records it;
-- runs its candidates side by side in one process, interleaved (``interleaved``: A B C, B C A,
-  C A B, ... after one untimed warm-up round), so that a burst of load from another process hits
-  every candidate alike;
+- runs its candidates side by side in one process, interleaved (``interleaved``, in the orders
+  of a balanced Latin square, after one untimed warm-up round), so that a burst of load from
+  another process hits every candidate alike, and each runs after every other equally often;
 - reports medians with their spread, and ratios paired within a round (``paired_ratios``):
   candidate time / baseline time of the same round, then the median of those;
 - records the load average before and after (``LoadMonitor``) and writes everything to
@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -131,6 +131,27 @@ class LoadMonitor:
 # ------------------------------------------------------------------------------------- timing
 
 
+def balanced_orders(n: int) -> list[list[int]]:
+    """A balanced Latin square (Williams, 1949): rows of ``range(n)`` in which every item takes
+    every place once and runs right after every other item equally often (n rows for even n,
+    2n for odd).
+
+    Plain rotation (A B C, B C A, C A B) keeps the cyclic order, so B would always follow A: a
+    candidate that leaves the caches or the allocator in a state that helps or hurts the next
+    one would then always help or hurt the same one.
+    """
+    assert n >= 1, f"n must be >= 1, got {n}"
+    first, low, high = [0], 1, n - 1
+    while low <= high:
+        first.append(low)
+        low += 1
+        if low <= high:
+            first.append(high)
+            high -= 1
+    rows = [[(item + shift) % n for item in first] for shift in range(n)]
+    return rows if n % 2 == 0 else rows + [row[::-1] for row in rows]
+
+
 def interleaved(
     candidates: dict[str, Callable[[], Any]],
     repeats: int,
@@ -140,17 +161,19 @@ def interleaved(
 ) -> dict[str, dict[str, list[float]]]:
     """Time each candidate ``repeats`` times, interleaved, after ``warmup`` untimed rounds.
 
-    Round r runs the candidates in an order rotated by r (A B C, B C A, C A B, ...), so that no
-    candidate always runs first or right after the same neighbour. With ``budget_seconds``, no
-    new round starts once that much time has been spent (warm-up included) and at least
-    ``min_repeats`` rounds are done: a candidate that turns pathologically slow under load cannot
-    push the script past its time limit (the number of rounds done is the length of the lists).
+    Round r runs the candidates in row r of ``balanced_orders`` (cycling through its rows), so
+    that no candidate always runs first or right after the same neighbour; a multiple of its
+    row count balances them fully. With ``budget_seconds``, no new round starts once that much
+    time has been spent (warm-up included) and at least ``min_repeats`` rounds are done: a
+    candidate that turns pathologically slow under load cannot push the script past its time
+    limit (the number of rounds done is the length of the lists).
 
     Returns:
         ``{"wall": {name: [seconds per round]}, "cpu": {name: [...]}}``: wall-clock time and this
         process's CPU time (all its threads), one entry per round.
     """
     names = list(candidates)
+    orders = balanced_orders(len(names))
     start = time.perf_counter()
     for _ in range(warmup):
         for name in names:
@@ -161,8 +184,7 @@ def interleaved(
         spent = time.perf_counter() - start
         if budget_seconds is not None and r >= min_repeats and spent > budget_seconds:
             break
-        shift = r % len(names)
-        for name in names[shift:] + names[:shift]:
+        for name in (names[i] for i in orders[r % len(orders)]):
             w0, c0 = time.perf_counter(), time.process_time()
             candidates[name]()
             wall[name].append(time.perf_counter() - w0)
@@ -200,6 +222,57 @@ def time_epochs(
     times = interleaved({n: c.run_epoch for n, c in candidates.items()}, repeats=rounds, warmup=1)
     load.sample(f"after {name}")
     return times
+
+
+class StepClock:
+    """Times every part of an epoch, by wrapping a candidate's training loader.
+
+    It marks the time when the epoch's call starts, whenever the loader hands out a batch, and
+    when the call returns. An epoch of n batches so falls into n + 1 segments at fixed positions:
+    the head (call to first batch: the loop's set-up), n - 1 steps (batch i handed out to batch
+    i + 1 handed out: step i, then producing the next batch) and the tail (the last step, then
+    validation and the epoch's bookkeeping). Periodic work such as an audit every 50 steps lands
+    at the same positions in every epoch when the epoch's batch count is a multiple of it.
+
+    ``position_median_seconds`` turns the epochs into one time that a burst of load from another
+    process, which hits a few segments of a few epochs, hardly moves.
+    """
+
+    def __init__(self, loader: Any) -> None:
+        self.loader = loader
+        self.epochs: list[list[float]] = []  # per timed call, the seconds of each segment
+        self._marks: list[float] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.__dict__["loader"], name)  # set_epoch, num_samples, batch_size
+
+    def __len__(self) -> int:
+        return len(self.loader)
+
+    def __iter__(self) -> Iterator:
+        for batch in self.loader:
+            self._marks.append(time.perf_counter())
+            yield batch
+
+    def timed(self, run_epoch: Callable[[], Any]) -> Callable[[], Any]:
+        """``run_epoch`` with its segments recorded in ``epochs``."""
+
+        def run() -> Any:
+            self._marks = [time.perf_counter()]
+            result = run_epoch()
+            self._marks.append(time.perf_counter())
+            self.epochs.append(np.diff(self._marks).tolist())
+            return result
+
+        return run
+
+
+def position_median_seconds(epochs: Sequence[Sequence[float]]) -> float:
+    """An epoch's time from ``StepClock.epochs``: per segment position the median over the
+    epochs, summed over the positions."""
+    segments = np.asarray(epochs, dtype=float)  # (epochs, segments)
+    assert segments.ndim == 2 and len(segments) > 0, "epochs must all have the same segments"
+    return float(np.median(segments, axis=0).sum())
 
 
 # ------------------------------------------------------------------------------ data, models
