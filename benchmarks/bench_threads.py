@@ -3,8 +3,9 @@
     AIFS_DATA_DIR=/path/to/datasets python benchmarks/bench_threads.py
 
 The engine sets torch's thread count in ``engine.workflow.apply_threads`` from the config field
-``num_threads`` (``utils.config.BaseConfig``); its default, None, keeps torch's own choice, which
-is one thread per core (2 here) unless ``OMP_NUM_THREADS`` says otherwise. This script times the
+``num_threads`` (``utils.config.BaseConfig``). Its default is 1 (bit-reproducible CPU runs, and
+no collapse under load); None keeps torch's own choice, one thread per core (2 here) unless
+``OMP_NUM_THREADS`` says otherwise. This script times the
 same work with 1 thread and with 2, switching ``torch.set_num_threads`` between interleaved
 rounds in one process:
 
@@ -26,6 +27,7 @@ pathologically slow under load.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import subprocess
@@ -35,6 +37,8 @@ from typing import Any, Callable
 
 import benchlib
 import torch
+
+from utils.config import BaseConfig
 
 SCRIPT = "bench_threads"
 THREADS = (1, 2)
@@ -111,6 +115,13 @@ def in_fresh_processes(rounds: int, seed: int) -> dict[str, Any]:
     }
 
 
+def engine_default_threads() -> int | None:
+    """``num_threads`` of ``utils.config.BaseConfig``: what every model's training uses unless
+    its config or ``--set num_threads=...`` says otherwise."""
+    field = next(f for f in dataclasses.fields(BaseConfig) if f.name == "num_threads")
+    return field.default
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, help="rounds per workload (default: per workload)")
@@ -181,14 +192,16 @@ def main(argv: list[str] | None = None) -> int:
             ]
         )
     headers = ["workload", "1 thread ms/step", "2 threads ms/step", "wall 2/1", "cpu 2/1"]
+    engine_default = engine_default_threads()
     print(
         f"torch default threads {default_threads} (OMP_NUM_THREADS="
-        f"{os.environ.get('OMP_NUM_THREADS')}); the engine's num_threads: None keeps it"
+        f"{os.environ.get('OMP_NUM_THREADS')}); the engine's default num_threads:"
+        f" {engine_default} (None keeps torch's)"
     )
     print(benchlib.format_table(headers, rows))
     payload = {
         "torch_default_threads": default_threads,
-        "engine_default": "num_threads: None (utils.config.BaseConfig) keeps torch's default",
+        "engine_default_num_threads": engine_default,  # utils.config.BaseConfig
         "threads_compared": list(THREADS),
         "results": results,
         "fresh_processes_mlp_step": fresh,
