@@ -68,8 +68,10 @@ def consume(loader: Any, epoch: list[int]) -> Callable[[], None]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
-    parser.add_argument("--rounds", type=int, default=8)
+    parser.add_argument(
+        "--threads", type=benchlib.positive_int, default=1, help="torch threads (default 1)"
+    )
+    parser.add_argument("--rounds", type=benchlib.positive_int, default=8)
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args(argv)
     threads = benchlib.set_threads(args.threads)

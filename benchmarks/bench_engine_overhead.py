@@ -206,10 +206,11 @@ def bench_model(
 def main(argv: list[str] | None = None) -> int:
     parser = benchlib.model_parser(__doc__.split("\n\n")[0], PLAN)
     parser.add_argument(
-        "--blocks", type=int, help="blocks of fresh candidates (default: per model)"
+        "--blocks",
+        type=benchlib.positive_int,
+        help="blocks of fresh candidates (default: per model)",
     )
     args = parser.parse_args(argv)
-    assert args.blocks is None or args.blocks >= 1, f"--blocks must be >= 1, got {args.blocks}"
     logging.basicConfig(level=logging.ERROR)  # the Trainer's per-epoch info lines stay quiet
     bench = functools.partial(bench_model, blocks=args.blocks)
     threads, load, results = benchlib.bench_models(args, PLAN, bench)

@@ -124,9 +124,16 @@ def engine_default_threads() -> int | None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, help="rounds per workload (default: per workload)")
+    parser.add_argument(
+        "--rounds", type=benchlib.positive_int, help="rounds per workload (default: per workload)"
+    )
     parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--processes", type=int, default=3, help="rounds of fresh processes")
+    parser.add_argument(
+        "--processes",
+        type=benchlib.int_at_least(0),
+        default=3,
+        help="rounds of fresh processes (0 skips them)",
+    )
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:

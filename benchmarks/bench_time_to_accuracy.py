@@ -200,11 +200,19 @@ def perceptron_rounds(splits: DatasetSplits, seed: int, rounds: int) -> dict[str
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--threads", type=int, default=1, help="torch and BLAS threads")
-    parser.add_argument("--max-epochs", type=int, default=20, help="cap for our MLP")
-    parser.add_argument("--sklearn-epochs", type=int, default=250, help="cap for MLPClassifier")
-    parser.add_argument("--sklearn-seconds", type=float, default=180.0, help="its time cap")
-    parser.add_argument("--perceptron-rounds", type=int, default=5)
+    parser.add_argument(
+        "--threads", type=benchlib.positive_int, default=1, help="torch and BLAS threads"
+    )
+    parser.add_argument(
+        "--max-epochs", type=benchlib.positive_int, default=20, help="cap for our MLP"
+    )
+    parser.add_argument(
+        "--sklearn-epochs", type=benchlib.positive_int, default=250, help="cap for MLPClassifier"
+    )
+    parser.add_argument(
+        "--sklearn-seconds", type=benchlib.positive_float, default=180.0, help="its time cap"
+    )
+    parser.add_argument("--perceptron-rounds", type=benchlib.positive_int, default=5)
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.ERROR)

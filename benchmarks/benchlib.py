@@ -444,13 +444,46 @@ class EngineLoop:
         }
 
 
+def int_at_least(minimum: int) -> Callable[[str], int]:
+    """argparse type: an integer >= ``minimum`` (a count of threads, rounds, blocks, epochs)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected an integer >= {minimum}, got {text!r}"
+            ) from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {value}")
+        return value
+
+    return parse
+
+
+positive_int = int_at_least(1)
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a number > 0 (a time budget in seconds)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {value}")
+    return value
+
+
 def model_parser(description: str, plan: Mapping[str, tuple[int, int]]) -> argparse.ArgumentParser:
     """The options of a per-model benchmark; ``plan`` maps each model to (training images per
     epoch, default timed rounds)."""
     parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    parser.add_argument("--threads", type=positive_int, default=1, help="torch threads (default 1)")
     parser.add_argument("--models", nargs="*", default=list(plan), choices=list(plan))
-    parser.add_argument("--rounds", type=int, help="timed rounds per model (default: per model)")
+    parser.add_argument(
+        "--rounds", type=positive_int, help="timed rounds per model (default: per model)"
+    )
     parser.add_argument("--seed", type=int, default=42)
     return parser
 

@@ -86,3 +86,21 @@ def test_position_median_rejects_ragged_or_empty_epochs(benchlib):
         benchlib.position_median_seconds([[1.0, 2.0], [1.0]])
     with pytest.raises(AssertionError, match="same segments"):
         benchlib.position_median_seconds([])
+
+
+@pytest.mark.parametrize("text", ["0", "-3", "two", "1.5"])
+def test_model_parser_rejects_counts_below_one(benchlib, text, capsys):
+    parser = benchlib.model_parser("test", {"mlp": (128, 2)})
+    with pytest.raises(SystemExit) as error:
+        parser.parse_args(["--rounds", text])
+    assert error.value.code == 2  # argparse's usage error, not a traceback mid-run
+    assert "expected an integer >= 1" in capsys.readouterr().err
+
+
+def test_model_parser_accepts_valid_counts(benchlib):
+    args = benchlib.model_parser("test", {"mlp": (128, 2)}).parse_args(["--rounds", "3"])
+    assert args.rounds == 3 and args.threads == 1 and args.models == ["mlp"]
+    assert benchlib.int_at_least(0)("0") == 0
+    assert benchlib.positive_float("0.5") == 0.5
+    with pytest.raises(Exception, match="expected a number > 0"):
+        benchlib.positive_float("0")
