@@ -386,6 +386,20 @@ def describe(setup: Setup) -> dict[str, Any]:
     }
 
 
+def raw_step(s: Setup, x: torch.Tensor, y: torch.Tensor) -> tuple[float, int]:
+    """One hand-written training step: zero-grad, forward, loss, backward, step.
+
+    Returns:
+        The batch's loss sum and its number of correct predictions (``.item()`` each).
+    """
+    s.optimizer.zero_grad(set_to_none=True)
+    scores = s.model(x)  # (B, C)
+    loss = s.criterion(scores, y)
+    loss.backward()
+    s.optimizer.step()
+    return loss.item() * len(y), (scores.argmax(dim=1) == y).sum().item()
+
+
 class RawLoop:
     """A minimal hand-written PyTorch loop: what the Trainer is measured against.
 
@@ -405,13 +419,9 @@ class RawLoop:
         s.train_loader.set_epoch(self.epoch)  # the same permutation as the Trainer's
         loss_sum, correct, count = 0.0, 0, 0
         for x, y in s.train_loader:
-            s.optimizer.zero_grad(set_to_none=True)
-            scores = s.model(x)
-            loss = s.criterion(scores, y)
-            loss.backward()
-            s.optimizer.step()
-            loss_sum += loss.item() * len(y)
-            correct += (scores.argmax(dim=1) == y).sum().item()
+            batch_loss, batch_correct = raw_step(s, x, y)
+            loss_sum += batch_loss
+            correct += batch_correct
             count += len(y)
         self.epoch += 1
         s.model.eval()
