@@ -35,12 +35,10 @@ runs one epoch of each candidate in the orders of a balanced Latin square
   load from another process slows a few steps of a few epochs, which a per-epoch ratio feels in
   full and this estimate hardly at all. Per-block values show the spread between instances.
 
-Where the Trainer's time goes (``--breakdown``, e.g. ``--models mlp --breakdown``; its JSON is
-``bench_engine_overhead_breakdown.json``): two more candidates, ``trainer_no_finite_check`` (the
-finiteness check replaced by a constant: its cost is the difference to ``trainer``) and
-``trainer_bare_step`` (the Trainer's loop around ``benchlib.raw_step``: the loop's cost apart
-from its step is the difference to ``raw``), both given per step; then the engine's check and
-its alternatives timed on the model's gradients, in CPU microseconds per call.
+The finiteness check, the Trainer's main cost per step beyond a raw loop, is also timed on its
+own with the alternatives, on the gradients the model's last step left (CPU microseconds per
+call). Swapping parts of the Trainer out as extra epoch candidates did not resolve them: one
+instance's speed moves by more than the part's 1-2%.
 
 Fair by construction: the Trainer always validates after an epoch, so the raw loop runs the same
 validation (the first 1,024 validation images, inference mode, loss and accuracy). No scheduler,
@@ -80,7 +78,7 @@ FULL_EPOCH = 51_000  # training images of the shared Fashion-MNIST split
 PLAN = {"mlp": (12_800, 18), "lenet5": (6_400, 6)}
 BLOCKS = {"mlp": 3, "lenet5": 2}  # blocks of freshly built candidates per model
 CANDIDATES = ["raw", "raw_control", "trainer", "trainer_no_audit", "raw_fused", "trainer_fused"]
-BREAKDOWN = ["trainer_no_finite_check", "trainer_bare_step"]  # with --breakdown
+PLAIN = ("raw", "raw_control", "trainer", "trainer_no_audit")  # torch's default optimizer
 
 
 def checkpoint_seconds(engine: benchlib.EngineLoop, rounds: int = 5) -> float:
@@ -111,35 +109,7 @@ def audit_seconds(engine: benchlib.EngineLoop, rounds: int = 20) -> float:
     return statistics.median(times)
 
 
-def without_finite_check(engine: benchlib.EngineLoop) -> benchlib.EngineLoop:
-    """The Trainer with its finiteness check replaced by a constant: the check's cost is the
-    difference to ``trainer``. For timing only: a NaN gradient would reach the weights."""
-    engine.trainer._grad_check_value = lambda grads: 0.0
-    return engine
-
-
-def with_bare_step(engine: benchlib.EngineLoop) -> benchlib.EngineLoop:
-    """The Trainer's loop around the hand-written step (``benchlib.raw_step``): what the loop
-    costs apart from its step is the difference to ``raw``."""
-    trainer, setup = engine.trainer, engine.setup
-
-    def step(group, audit: bool) -> dict[str, Any]:
-        ((x, y),) = group
-        loss_sum, correct = benchlib.raw_step(setup, x, y)
-        n = len(y)
-        return {
-            "stepped": True,
-            "loss": loss_sum / n,
-            "loss_sum": loss_sum,
-            "correct": correct,
-            "count": n,
-        }
-
-    trainer.backprop_step = step
-    return engine
-
-
-def finite_check_alternatives(engine: benchlib.EngineLoop, calls: int = 200) -> dict[str, Any]:
+def finite_check_alternatives(engine: benchlib.EngineLoop, calls: int = 200) -> dict[str, float]:
     """Microseconds per call of the engine's finiteness check and of the alternatives, on the
     gradients the model's last step left, interleaved (``calls`` calls per round, 10 rounds)."""
     trainer = engine.trainer
@@ -179,12 +149,6 @@ def build_candidates(name: str, splits, seed: int, order: list[str]) -> dict[str
         "trainer_fused": lambda: benchlib.EngineLoop(
             setup(audit_every=AUDIT_DEFAULT, optimizer_impl="fused")
         ),
-        "trainer_no_finite_check": lambda: without_finite_check(
-            benchlib.EngineLoop(setup(audit_every=AUDIT_DEFAULT))
-        ),
-        "trainer_bare_step": lambda: with_bare_step(
-            benchlib.EngineLoop(setup(audit_every=AUDIT_OFF))
-        ),
     }
     built = {n: makers[n]() for n in order}
     for candidate in built.values():
@@ -199,34 +163,31 @@ def bench_model(
     rounds: int,
     load,
     blocks: int | None = None,
-    breakdown: bool = False,
 ) -> dict[str, Any]:
     """``blocks`` (default ``BLOCKS[name]``) blocks of interleaved epochs, each with every
-    candidate built afresh; with ``breakdown`` also the ``BREAKDOWN`` candidates."""
+    candidate built afresh."""
     blocks = blocks or BLOCKS[name]
-    names = CANDIDATES + (BREAKDOWN if breakdown else [])
-    wall: dict[str, list[float]] = {n: [] for n in names}
-    cpu: dict[str, list[float]] = {n: [] for n in names}
-    segments: dict[str, list[list[float]]] = {n: [] for n in names}
-    same_as_raw = [n for n in names if n not in ("raw_fused", "trainer_fused")]
+    wall: dict[str, list[float]] = {n: [] for n in CANDIDATES}
+    cpu: dict[str, list[float]] = {n: [] for n in CANDIDATES}
+    segments: dict[str, list[list[float]]] = {n: [] for n in CANDIDATES}
     block_estimates, identical, identical_fused = [], [], []
     for block in range(blocks):
-        shift = block % len(names)
-        candidates = build_candidates(name, splits, seed, names[shift:] + names[:shift])
+        shift = block % len(CANDIDATES)
+        candidates = build_candidates(name, splits, seed, CANDIDATES[shift:] + CANDIDATES[:shift])
         clocks = {n: c.setup.train_loader for n, c in candidates.items()}
         times = benchlib.interleaved(
-            {n: clocks[n].timed(candidates[n].run_epoch) for n in names}, rounds, warmup=1
+            {n: clocks[n].timed(candidates[n].run_epoch) for n in CANDIDATES}, rounds, warmup=1
         )
         load.sample(f"after {name} block {block + 1}")
         estimate = {}
-        for n in names:
+        for n in CANDIDATES:
             wall[n] += times["wall"][n]
             cpu[n] += times["cpu"][n]
             segments[n] += clocks[n].epochs[1:]  # the warm-up epoch is not timed
             estimate[n] = benchlib.position_median_seconds(clocks[n].epochs[1:])
         block_estimates.append(estimate)
         # The Trainer computes exactly what the hand-written loop with the same optimizer does.
-        identical.append(benchlib.same_weights(*(candidates[k].model for k in same_as_raw)))
+        identical.append(benchlib.same_weights(*(candidates[k].model for k in PLAIN)))
         identical_fused.append(
             benchlib.same_weights(candidates["raw_fused"].model, candidates["trainer_fused"].model)
         )
@@ -235,7 +196,7 @@ def bench_model(
     audit = audit_seconds(trainer)
     full_epoch = FULL_EPOCH / PLAN[name][0] * statistics.median(wall["trainer"])
     checkpoint = checkpoint_seconds(trainer)
-    pooled = {n: benchlib.position_median_seconds(segments[n]) for n in names}
+    pooled = {n: benchlib.position_median_seconds(segments[n]) for n in CANDIDATES}
 
     def pair(candidate: str, baseline: str, times: dict = wall) -> dict[str, float]:
         return benchlib.paired_ratios({k: times[k] for k in (baseline, candidate)}, baseline)[
@@ -248,7 +209,7 @@ def bench_model(
             "blocks": [e[candidate] / e[baseline] for e in block_estimates],
         }
 
-    result = {
+    return {
         "folder": f"models/{benchlib.MODELS[name][0]}",
         **benchlib.describe(candidates["raw"].setup),
         "blocks": blocks,
@@ -258,7 +219,7 @@ def bench_model(
         "ratio_vs_raw": benchlib.paired_ratios(wall, "raw"),
         "cpu_ratio_vs_raw": benchlib.paired_ratios(cpu, "raw"),
         "position_median_seconds": pooled,
-        "position_ratio_vs_raw": {n: position_ratio(n) for n in names if n != "raw"},
+        "position_ratio_vs_raw": {n: position_ratio(n) for n in CANDIDATES if n != "raw"},
         "trainer_vs_no_audit": pair("trainer", "trainer_no_audit"),
         "trainer_vs_no_audit_position": position_ratio("trainer", "trainer_no_audit"),
         # The loop's overhead alone when both use the fused optimizer.
@@ -269,25 +230,14 @@ def bench_model(
         "audit_share_of_epoch": audit * audits_per_epoch / pooled["trainer"],
         "checkpoint_ms": 1000 * checkpoint,
         "checkpoint_share_of_full_epoch": checkpoint / full_epoch,
+        # One raw epoch (validation included) per training batch, for scale.
+        "raw_us_per_batch": 1e6 * pooled["raw"] / len(trainer.setup.train_loader),
+        "finite_check_us": finite_check_alternatives(trainer),
         "engine_optimizer": benchlib.describe(trainer.setup)["optimizer_defaults"],
         "identical_weights": all(identical),
         "identical_weights_fused": all(identical_fused),
         "times": {"wall": wall, "cpu": cpu},
     }
-    if breakdown:
-        steps = len(trainer.setup.train_loader)
-
-        def per_step_us(candidate: str, baseline: str) -> float:
-            return 1e6 * (pooled[candidate] - pooled[baseline]) / steps
-
-        result["breakdown_us_per_step"] = {
-            "raw_step": 1e6 * pooled["raw"] / steps,
-            "trainer_over_raw": per_step_us("trainer", "raw"),
-            "finite_check": per_step_us("trainer", "trainer_no_finite_check"),
-            "loop_around_bare_step": per_step_us("trainer_bare_step", "raw"),
-        }
-        result["finite_check_alternatives_us"] = finite_check_alternatives(trainer)
-    return result
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -297,15 +247,9 @@ def main(argv: list[str] | None = None) -> int:
         type=benchlib.positive_int,
         help="blocks of fresh candidates (default: per model)",
     )
-    parser.add_argument(
-        "--breakdown",
-        action="store_true",
-        help="also time the Trainer without its finiteness check and around a bare step, and"
-        f" the check's alternatives (results in {SCRIPT}_breakdown.json)",
-    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.ERROR)  # the Trainer's per-epoch info lines stay quiet
-    bench = functools.partial(bench_model, blocks=args.blocks, breakdown=args.breakdown)
+    bench = functools.partial(bench_model, blocks=args.blocks)
     threads, load, results = benchlib.bench_models(args, PLAN, bench)
 
     ratios = {
@@ -337,26 +281,19 @@ def main(argv: list[str] | None = None) -> int:
             f" (fused pair: {r['identical_weights_fused']})"
         )
     for name, r in results.items():
-        if "breakdown_us_per_step" in r:
-            b = r["breakdown_us_per_step"]
-            print(
-                f"{name}: per step of {b['raw_step']:.0f} us (raw), the Trainer adds"
-                f" {b['trainer_over_raw']:.0f} us: finiteness check {b['finite_check']:.0f} us,"
-                f" loop around a bare step {b['loop_around_bare_step']:.0f} us"
-            )
-            checks = r["finite_check_alternatives_us"].items()
-            print(
-                benchlib.format_table(
-                    ["finiteness check", "us"], [[n, f"{us:.1f}"] for n, us in checks]
-                )
-            )
+        checks = r["finite_check_us"].items()
+        print(
+            f"{name}: the finiteness check and its alternatives on the model's gradients, CPU us"
+            f" per call (a raw epoch is {r['raw_us_per_batch']:.0f} us per batch)"
+        )
+        print(benchlib.format_table(["check", "us"], [[n, f"{us:.1f}"] for n, us in checks]))
     payload = {
         "torch_threads": threads,
         "val_samples": VAL_SAMPLES,
         "stderr_is_tty": sys.stderr.isatty(),  # a tty gives the Trainer a tqdm bar
         "results": results,
     }
-    benchlib.finish(f"{SCRIPT}_breakdown" if args.breakdown else SCRIPT, payload, load)
+    benchlib.finish(SCRIPT, payload, load)
     return 0
 
 

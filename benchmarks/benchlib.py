@@ -386,20 +386,6 @@ def describe(setup: Setup) -> dict[str, Any]:
     }
 
 
-def raw_step(s: Setup, x: torch.Tensor, y: torch.Tensor) -> tuple[float, int]:
-    """One hand-written training step: zero-grad, forward, loss, backward, step.
-
-    Returns:
-        The batch's loss sum and its number of correct predictions (``.item()`` each).
-    """
-    s.optimizer.zero_grad(set_to_none=True)
-    scores = s.model(x)  # (B, C)
-    loss = s.criterion(scores, y)
-    loss.backward()
-    s.optimizer.step()
-    return loss.item() * len(y), (scores.argmax(dim=1) == y).sum().item()
-
-
 class RawLoop:
     """A minimal hand-written PyTorch loop: what the Trainer is measured against.
 
@@ -419,9 +405,13 @@ class RawLoop:
         s.train_loader.set_epoch(self.epoch)  # the same permutation as the Trainer's
         loss_sum, correct, count = 0.0, 0, 0
         for x, y in s.train_loader:
-            batch_loss, batch_correct = raw_step(s, x, y)
-            loss_sum += batch_loss
-            correct += batch_correct
+            s.optimizer.zero_grad(set_to_none=True)
+            scores = s.model(x)
+            loss = s.criterion(scores, y)
+            loss.backward()
+            s.optimizer.step()
+            loss_sum += loss.item() * len(y)
+            correct += (scores.argmax(dim=1) == y).sum().item()
             count += len(y)
         self.epoch += 1
         s.model.eval()
