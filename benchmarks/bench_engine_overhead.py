@@ -23,11 +23,13 @@ seed, same epochs), one epoch per call, interleaved:
   kernel): what the engine's option gains over a user's loop with torch's defaults, and the
   loop overhead alone once the optimizer is fast.
 
-How a ratio is measured. The candidates are built afresh in each of a few blocks (``BLOCKS``),
-in a construction order rotated per block, since where one instance's tensors land in memory
-moves its speed by a few percent. Within a block, after one warm-up epoch each, every round
-runs one epoch of each candidate in the orders of a balanced Latin square
-(``benchlib.interleaved``). Two estimates, both reported:
+How a ratio is measured. The candidates are built afresh in each of several blocks
+(``BLOCKS``), in a construction order rotated per block, since where one instance's tensors land
+in memory moves its speed by a few percent for as long as it lives (LeNet-5's blocks spread by
+up to 10%): many short blocks sample that better than a few long ones. Within a block, after one
+warm-up epoch each, every round runs one epoch of each candidate in the orders of a balanced
+Latin square, continued from block to block (``benchlib.interleaved``). Two estimates, both
+reported:
 
 - the paired ratio: per round, candidate / raw; the median over all rounds (range in brackets);
 - the position median (the headline): ``benchlib.StepClock`` times every step of every epoch;
@@ -74,9 +76,10 @@ AUDIT_DEFAULT = 50  # utils.config.BaseConfig.audit_every
 AUDIT_OFF = 10**9
 VAL_SAMPLES = 1024
 FULL_EPOCH = 51_000  # training images of the shared Fashion-MNIST split
-# model -> (training images per epoch, timed rounds per block: a multiple of 6 balances orders)
-PLAN = {"mlp": (12_800, 18), "lenet5": (6_400, 6)}
-BLOCKS = {"mlp": 3, "lenet5": 2}  # blocks of freshly built candidates per model
+# model -> (training images per epoch, timed rounds per block); blocks x rounds a multiple of 6
+# balances the orders. Many short blocks: one instance's speed varies more than one epoch's.
+PLAN = {"mlp": (12_800, 9), "lenet5": (6_400, 3)}
+BLOCKS = {"mlp": 6, "lenet5": 4}  # blocks of freshly built candidates per model
 CANDIDATES = ["raw", "raw_control", "trainer", "trainer_no_audit", "raw_fused", "trainer_fused"]
 PLAIN = ("raw", "raw_control", "trainer", "trainer_no_audit")  # torch's default optimizer
 
@@ -175,9 +178,9 @@ def bench_model(
         shift = block % len(CANDIDATES)
         candidates = build_candidates(name, splits, seed, CANDIDATES[shift:] + CANDIDATES[:shift])
         clocks = {n: c.setup.train_loader for n, c in candidates.items()}
-        times = benchlib.interleaved(
-            {n: clocks[n].timed(candidates[n].run_epoch) for n in CANDIDATES}, rounds, warmup=1
-        )
+        timed = {n: clocks[n].timed(candidates[n].run_epoch) for n in CANDIDATES}
+        # The blocks continue one balanced design: block b starts at row b * rounds.
+        times = benchlib.interleaved(timed, rounds, warmup=1, first_order=block * rounds)
         load.sample(f"after {name} block {block + 1}")
         estimate = {}
         for n in CANDIDATES:

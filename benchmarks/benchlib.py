@@ -158,15 +158,19 @@ def interleaved(
     warmup: int = 1,
     budget_seconds: float | None = None,
     min_repeats: int = 3,
+    first_order: int = 0,
 ) -> dict[str, dict[str, list[float]]]:
     """Time each candidate ``repeats`` times, interleaved, after ``warmup`` untimed rounds.
 
-    Round r runs the candidates in row r of ``balanced_orders`` (cycling through its rows), so
-    that no candidate always runs first or right after the same neighbour; a multiple of its
-    row count balances them fully. With ``budget_seconds``, no new round starts once that much
-    time has been spent (warm-up included) and at least ``min_repeats`` rounds are done: a
-    candidate that turns pathologically slow under load cannot push the script past its time
-    limit (the number of rounds done is the length of the lists).
+    Round r runs the candidates in row ``first_order + r`` of ``balanced_orders`` (cycling
+    through its rows), so that no candidate always runs first or right after the same
+    neighbour; a multiple of its row count balances them fully. Calls that continue one design
+    in several parts pass the rounds done so far as ``first_order``.
+
+    With ``budget_seconds``, no new round starts once that much time has been spent (warm-up
+    included) and at least ``min_repeats`` rounds are done: a candidate that turns
+    pathologically slow under load cannot push the script past its time limit (the number of
+    rounds done is the length of the lists).
 
     Returns:
         ``{"wall": {name: [seconds per round]}, "cpu": {name: [...]}}``: wall-clock time and this
@@ -184,7 +188,7 @@ def interleaved(
         spent = time.perf_counter() - start
         if budget_seconds is not None and r >= min_repeats and spent > budget_seconds:
             break
-        for name in (names[i] for i in orders[r % len(orders)]):
+        for name in (names[i] for i in orders[(first_order + r) % len(orders)]):
             w0, c0 = time.perf_counter(), time.process_time()
             candidates[name]()
             wall[name].append(time.perf_counter() - w0)

@@ -55,6 +55,16 @@ def test_interleaved_runs_each_candidate_after_every_other(benchlib):
     assert all(pairs[(x, y)] >= 1 for x in "abcd" for y in "abcd" if x != y)
 
 
+def test_interleaved_continues_a_design_from_first_order(benchlib):
+    whole, parts = [], []
+    names = "abc"
+    benchlib.interleaved({n: (lambda n=n: whole.append(n)) for n in names}, repeats=6, warmup=0)
+    for first in (0, 2, 4):  # three calls of two rounds each
+        candidates = {n: (lambda n=n: parts.append(n)) for n in names}
+        benchlib.interleaved(candidates, repeats=2, warmup=0, first_order=first)
+    assert parts == whole
+
+
 def test_step_clock_splits_an_epoch_into_head_steps_and_tail(benchlib):
     x, y = torch.zeros(10, 3, dtype=torch.uint8), torch.arange(10)
     loader = ArrayLoader(x, y, batch_size=3, shuffle=True, seed=0)
