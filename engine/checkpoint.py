@@ -9,8 +9,9 @@ Layout on disk (one folder per experiment, so that ``latest`` and ``best`` mean 
     outputs/models/<experiment>/<run>_epoch003_step0000012.pt          rotated: the last K are kept
     outputs/models/<experiment>/<run>_epoch003_step0000012_<kind>.pt   interrupt, debug, final
     outputs/models/<experiment>/latest.json    pointer to the newest checkpoint (never a debug one)
-    outputs/models/<experiment>/best.json      pointer to the best epoch checkpoint of the last run
-                                               (and, under "runs", the best of every run)
+    outputs/models/<experiment>/best.json      pointer to the best epoch checkpoint over all runs
+                                               that monitor the same metric the same way (and,
+                                               under "runs", the best of every run)
 
 The keys of a checkpoint and what each guarantees are listed in docs/engine.md.
 """
@@ -22,6 +23,8 @@ import logging
 import os
 import pickle
 import re
+import struct
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -36,6 +39,24 @@ logger = logging.getLogger(__name__)
 CHECKPOINT_FORMAT = "aifs-checkpoint"
 CHECKPOINT_VERSION = 1
 POINTER_NAMES = ("latest", "best")
+# torch.save writes a zip archive; anything else (text, JSON, safetensors, random bytes, the
+# pre-1.6 legacy format this project never writes) is refused before it reaches the unpickler.
+ZIP_MAGIC = b"PK\x03\x04"
+# What unpickling malformed bytes raises (the pickle documentation lists AttributeError,
+# EOFError, ImportError and IndexError "among others"; torch adds RuntimeError for bad archives).
+_MALFORMED = (
+    AttributeError,
+    EOFError,
+    ImportError,
+    IndexError,
+    KeyError,
+    OSError,
+    RuntimeError,
+    TypeError,
+    ValueError,
+    struct.error,
+    zipfile.BadZipFile,
+)
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -131,10 +152,19 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     if path.stat().st_size == 0:
         raise CheckpointError(f"checkpoint {path} is empty (0 bytes): it was never fully written")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        with open(path, "rb") as handle:
+            head = handle.read(16)
+    except OSError as err:
+        raise CheckpointError(f"cannot read checkpoint {path}: {err}") from err
+    if not head.startswith(ZIP_MAGIC):
+        raise CheckpointError(_not_a_pytorch_file(path, head))
+    try:
+        with warnings.catch_warnings():  # a damaged pickle's "protocol" byte: the error says it
+            warnings.filterwarnings("ignore", message="Detected pickle protocol")
+            state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
         unsafe = re.search(r"GLOBAL (\S+) was not an allowed global", str(err))
-        if unsafe is None:  # not a pickle of ours at all, e.g. a text file
+        if unsafe is None:  # not a pickle of ours at all, e.g. a damaged archive
             lines = str(err).split("WeightsUnpickler error:")[-1].strip().splitlines()
             detail = lines[0] if lines else type(err).__name__
             raise CheckpointError(
@@ -144,9 +174,10 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
             f"refused to load {path}: unpickling it would call {unsafe.group(1)}, which could run "
             "code; a checkpoint holds only tensors and plain values (nothing of it was run)"
         ) from err
-    except (RuntimeError, EOFError, ValueError, OSError, zipfile.BadZipFile) as err:
+    except _MALFORMED as err:
         raise CheckpointError(
-            f"checkpoint {path} is unreadable (truncated or not a PyTorch file): {err}"
+            f"checkpoint {path} is unreadable (truncated or not a PyTorch file): "
+            f"{type(err).__name__}: {err}"
         ) from err
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(
@@ -159,6 +190,27 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
             f"code understands ({CHECKPOINT_VERSION}): update the project"
         )
     return state
+
+
+def _not_a_pytorch_file(path: Path, head: bytes) -> str:
+    """Why a file that is not a zip archive is no checkpoint, naming what it looks like."""
+    # safetensors: an 8-byte little-endian header length, then the JSON header.
+    header_length = int.from_bytes(head[:8], "little") if len(head) >= 9 else 0
+    if head[8:9] == b"{" and 0 < header_length <= path.stat().st_size - 8:
+        checkpoint = path.with_suffix(".pt")
+        use = (
+            f"use the checkpoint beside it, {checkpoint}"
+            if checkpoint.is_file()
+            else "use the .pt checkpoint it was exported from"
+        )
+        return (
+            f"{path} is a weights-only safetensors export, not a checkpoint (it holds no config, "
+            f"so it cannot be evaluated or resumed alone): {use}"
+        )
+    return (
+        f"{path} is not a checkpoint: not a PyTorch file (a checkpoint is a zip archive, "
+        f"starting with {ZIP_MAGIC!r}; this file starts with {head[:8]!r})"
+    )
 
 
 def check_compatible(state: dict[str, Any], model_name: str, model_state: dict[str, Any]) -> None:
@@ -211,15 +263,35 @@ class CheckpointManager:
     validation metric. Interrupt, debug and final checkpoints are never rotated away. A manager
     created for an existing run (``--resume``) picks up that run's epoch checkpoints and its best
     from disk, so rotation continues where it stopped.
+
+    ``best.json`` points to the best checkpoint over all runs of the experiment whose metric is
+    comparable with this run's: the same ``monitor`` name and the same ``mode``. Each run's best is
+    kept under its "runs" key, with its monitor and mode.
+
+    Args:
+        folder: The experiment's checkpoint folder.
+        run_name: This run's name, the prefix of its checkpoint files.
+        keep_last: Epoch checkpoints of this run kept (its best is kept as well).
+        mode: "max" or "min": whether a larger monitored metric is better.
+        monitor: Name of the monitored metric (e.g. "val_accuracy"); runs are compared for
+            ``best`` only when their monitor and mode are the same.
     """
 
-    def __init__(self, folder: Path, run_name: str, keep_last: int = 3, mode: str = "max") -> None:
+    def __init__(
+        self,
+        folder: Path,
+        run_name: str,
+        keep_last: int = 3,
+        mode: str = "max",
+        monitor: str | None = None,
+    ) -> None:
         assert keep_last >= 1, "keep_last must be at least 1"
         assert mode in ("max", "min"), "mode is 'max' or 'min'"
         self.folder = Path(folder)
         self.run_name = run_name
         self.keep_last = keep_last
         self.mode = mode
+        self.monitor = monitor
         self.folder.mkdir(parents=True, exist_ok=True)
         self.kept: list[Path] = self._epoch_checkpoints_on_disk()
         self.best_path: Path | None = None
@@ -245,7 +317,11 @@ class CheckpointManager:
     def _load_best_pointer(self) -> None:
         mine = self._read_best_pointer().get("runs", {}).get(self.run_name, {})
         path = self.folder / str(mine.get("path", ""))
-        if path.is_file() and "metric" in mine:
+        same = (mine.get("monitor", self.monitor), mine.get("mode", self.mode)) == (
+            self.monitor,
+            self.mode,
+        )  # a resume that changed the monitor starts a new best (entries before it had none)
+        if path.is_file() and "metric" in mine and same:
             self.best_path, self.best_value = path, mine["metric"]
 
     def is_better(self, value: float | None) -> bool:
@@ -289,11 +365,28 @@ class CheckpointManager:
             "global_step": state["global_step"],
         }
         if pointer == "best":  # each run's best, so that a resumed run keeps protecting its own
-            info["metric"] = metric
+            info.update(metric=metric, monitor=self.monitor, mode=self.mode)
             runs = self._read_best_pointer().get("runs", {})
-            info["runs"] = {**runs, self.run_name: {"path": path.name, "metric": metric}}
+            runs = {**runs, self.run_name: {k: v for k, v in info.items() if k != "run_name"}}
+            best_run = self._best_run(runs)
+            info = {**runs[best_run], "run_name": best_run, "runs": runs}
         data = json.dumps(info).encode()
         atomic_write_bytes(self.folder / f"{pointer}.json", lambda handle: handle.write(data))
+
+    def _best_run(self, runs: dict[str, Any]) -> str:
+        """The run whose best beats every comparable run's (same monitor and mode, file present);
+        ties keep the earlier run. This run is always comparable with itself."""
+        sign = 1.0 if self.mode == "max" else -1.0
+        comparable = [
+            name
+            for name, run in runs.items()
+            if isinstance(run, dict)
+            and (run.get("monitor"), run.get("mode")) == (self.monitor, self.mode)
+            and isinstance(run.get("metric"), (int, float))
+            and (self.folder / str(run.get("path", ""))).is_file()
+        ]
+        assert self.run_name in comparable, "this run's best was just written"
+        return max(comparable, key=lambda name: sign * runs[name]["metric"])
 
     def _rotate(self) -> None:
         while len(self.kept) > self.keep_last:
@@ -305,12 +398,14 @@ class CheckpointManager:
                 path.unlink(missing_ok=True)
 
 
-def resolve_checkpoint(spec: str | Path, folder: Path) -> dict[str, Any]:
+def resolve_checkpoint(spec: str | Path, folder: Path | None = None) -> dict[str, Any]:
     """Load a checkpoint named by a path, or by ``latest`` / ``best`` in an experiment folder.
 
-    For ``latest``, a newest checkpoint that cannot be read is reported and the previous good one
-    (by modification time, debug checkpoints excluded) is used instead: a crash while saving must
-    never cost more than the last save.
+    ``best`` is the best checkpoint over all runs of the experiment that monitor the same metric
+    the same way as the run that last wrote ``best.json`` (see CheckpointManager). For
+    ``latest``, a newest checkpoint that cannot be read is reported and the previous good one (by
+    modification time, debug checkpoints excluded) is used instead: a crash while saving must never
+    cost more than the last save.
 
     Returns:
         The loaded checkpoint, with its path under the key ``"path"``.
@@ -323,6 +418,7 @@ def resolve_checkpoint(spec: str | Path, folder: Path) -> dict[str, Any]:
         state = load_checkpoint(Path(spec_str))
         state["path"] = spec_str
         return state
+    assert folder is not None, f"'{spec_str}' is looked up in an experiment folder: pass it"
     folder = Path(folder)
     pointer = folder / f"{spec_str}.json"
     candidates: list[Path] = []

@@ -7,6 +7,12 @@ wandb never reaches the network unless a user asked for it. The mode is decided 
 - anything else: offline. Runs land under ``outputs/logs/wandb`` and can be uploaded later with
   ``wandb sync``. Asking for online without being logged in warns and stays offline.
 
+``mode="offline"`` in ``wandb.init`` is not enough for that promise: wandb's own error reports and
+usage telemetry follow the process-wide settings it reads from the environment (wandb 0.31, with
+WANDB_MODE unset, resolved api.forge.coreweave.com from an OpenTelemetry export thread of every
+offline run). So an offline run first sets :data:`OFFLINE_ENVIRONMENT` in ``os.environ``, before
+wandb is imported, where every wandb version reads it and its wandb-core process inherits it.
+
 Every row of the JSONL file has ``step`` = optimizer steps completed when it was written. A resumed
 run (``--resume``) appends to the same file after dropping the rows written after its checkpoint
 (work that was thrown away), so the file reads as if the run had never stopped; its wandb run is
@@ -27,6 +33,20 @@ from engine.checkpoint import atomic_write_bytes
 logger = logging.getLogger(__name__)
 
 WANDB_PROJECT = "ai-from-scratch-to-scale"
+
+# What keeps an offline (or refused online) run's wandb off the network. Names wandb does not know
+# are ignored by it, so the list holds for old and new versions alike.
+OFFLINE_ENVIRONMENT = {
+    # The process-wide mode, not only the run's: wandb 0.31 starts its usage telemetry export
+    # (HTTPS to its API host) unless the global settings are offline.
+    "WANDB_MODE": "offline",
+    # Crash and usage reports: sentry in older versions, OpenTelemetry in newer ones.
+    "WANDB_ERROR_REPORTING": "false",
+    # The check for a newer wandb release on PyPI.
+    "WANDB__DISABLE_UPDATE_CHECK": "true",
+    # Machine facts, which on some clouds are asked of the instance metadata server.
+    "WANDB__DISABLE_MACHINE_INFO": "true",
+}
 
 
 def _logged_in() -> bool:
@@ -130,6 +150,8 @@ class Tracker:
         tags: list[str],
         run_id: str | None,
     ):
+        if self.mode == "offline":
+            os.environ.update(OFFLINE_ENVIRONMENT)
         try:
             import wandb
         except ImportError:

@@ -11,8 +11,11 @@ Words used throughout:
 - an *optimizer step* consumes ``grad_accum_steps`` consecutive batches (fewer at the end of an
   epoch); ``global_step`` counts optimizer steps taken, and "step n" in logs, audits and errors
   is the n-th optimizer step (1-based);
-- ``step_in_epoch`` counts the batches of the current epoch already trained on. Checkpoints are
-  written only between optimizer steps, so a resumed run never holds half-accumulated gradients.
+- ``step_in_epoch`` counts the batches of the current epoch already trained on, and
+  ``samples_in_epoch`` the samples: the position a resume continues from is kept in samples, so
+  that a resume with another batch size continues from the same sample of the epoch's
+  permutation. Checkpoints are written only between optimizer steps, so a resumed run never
+  holds half-accumulated gradients.
 
 The one extension point: a model whose learning rule is not backprop-then-step (the perceptron
 rule, the delta rule, Hebbian storage, alternating GAN updates) defines::
@@ -43,12 +46,102 @@ from engine.checkpoint import CheckpointManager, check_compatible
 from engine.evaluator import Evaluator, autocast
 from engine.modelio import is_torch_model, load_model_state, model_state, set_mode, to_model_input
 from engine.tracking import Tracker
+from utils.config import config_to_dict
 from utils.exceptions import CheckpointError, ConfigError, TrainingError
 from utils.seed import get_rng_state, set_rng_state
 
 logger = logging.getLogger(__name__)
 
 Batch = tuple[torch.Tensor, torch.Tensor]
+
+# What a config value given with --resume does, per field: the one table (docs/engine.md, 4).
+LOOP = "takes effect"  # the loop, the data or the run reads it as it goes
+OPTIMIZER = "written into the optimizer"  # set in the param groups after their state is loaded
+LENGTH = "takes effect, not with the cosine schedule"  # cosine's length is fixed at the start
+REFUSED = "refused"  # it changes what the run is: --load-checkpoint starts a new run instead
+RESUME_RULES: dict[str, str] = {
+    "epochs": LENGTH,
+    "max_steps": LOOP,
+    "early_stopping_patience": LOOP,
+    "grad_clip": LOOP,
+    "nan_policy": LOOP,
+    "max_skipped_steps": LOOP,
+    "batch_size": LOOP,  # the position is kept in samples: the epoch continues where it was
+    "grad_accum_steps": LOOP,
+    "precision": LOOP,
+    "audit_every": LOOP,
+    "checkpoint_every": LOOP,
+    "keep_last": LOOP,
+    "device": LOOP,
+    "deterministic": LOOP,
+    "num_threads": LOOP,
+    "lr": OPTIMIZER,  # with a scheduler: the schedule's base rate, its position and shape kept
+    "weight_decay": OPTIMIZER,
+    "momentum": OPTIMIZER,  # SGD's; adam and adamw have none
+    "experiment": REFUSED,
+    "dataset": REFUSED,
+    "seed": REFUSED,  # the data split, the initialisation and every epoch's permutation
+    "val_fraction": REFUSED,
+    "test_fraction": REFUSED,
+    "standardize": REFUSED,
+    "optimizer": REFUSED,
+    "optimizer_impl": REFUSED,  # stored in the optimizer's state, which would restore it
+    "scheduler": REFUSED,
+    "step_size": REFUSED,  # stored in the scheduler's state, which would restore it
+    "gamma": REFUSED,
+    "monitor": REFUSED,  # the best value so far and early stopping are of the old metric
+    "monitor_mode": REFUSED,
+}  # a field not listed (a model's own: its shape, its rule) is refused
+
+
+def resume_refusal(name: str, config: Any) -> str | None:
+    """Why a resumed run may not change config field ``name`` to its value in ``config``.
+
+    Returns:
+        None when the change is allowed (RESUME_RULES), else the reason, for a user.
+    """
+    rule = RESUME_RULES.get(name, REFUSED)
+    if rule == REFUSED:
+        return "it changes what the run is (data, model, optimizer, schedule or monitor)"
+    if rule == LENGTH and config.scheduler == "cosine":
+        return "the run's cosine schedule was fixed to its epochs when it started"
+    if name == "momentum" and config.optimizer in ("adam", "adamw"):
+        return f"{config.optimizer} has no momentum"
+    return None
+
+
+def resume_changes(
+    stored: dict[str, Any], config: Any, checkpoint: str = "the checkpoint"
+) -> dict[str, tuple[Any, Any]]:
+    """The fields where a resumed run's config differs from the checkpoint's, per RESUME_RULES.
+
+    Args:
+        stored: The config stored in the checkpoint (``config_to_dict``).
+        config: The config the run resumes with (the stored one plus the command line).
+        checkpoint: The checkpoint's path, for the message.
+
+    Returns:
+        Field -> (stored value, new value) for every allowed change.
+
+    Raises:
+        ConfigError: Naming every refused change and why, and how to start a new run instead.
+    """
+    changes = {
+        name: (stored[name], value)
+        for name, value in config_to_dict(config).items()
+        if name in stored and stored[name] != value
+    }
+    refused = [
+        f"{name} ({old!r} -> {new!r}): {why}"
+        for name, (old, new) in changes.items()
+        if (why := resume_refusal(name, config)) is not None
+    ]
+    if refused:
+        raise ConfigError(
+            f"--resume cannot change {'; '.join(refused)}. Resume without it, or start a new run "
+            f"from the weights with --load-checkpoint {checkpoint} (docs/engine.md, Resume)"
+        )
+    return changes
 
 
 class TrainingInterrupted(Exception):
@@ -127,12 +220,13 @@ class Trainer:
         self._check_options()
         self.ddp_model = distributed.wrap_model(model, device)
         self.evaluator = Evaluator(model, criterion, device, precision=config.precision)
-        self.auditor = GradientAuditor(model)
+        self.auditor = GradientAuditor(model, optimizer)
         # Listed once: walking the module tree each step cost the MLP 25 us, half the finite check.
         self.params = list(model.parameters()) if not self.custom_rule else []
         self.epoch = 0  # epochs completed
         self.global_step = 0  # optimizer steps taken
         self.step_in_epoch = 0  # batches of the current epoch already trained on
+        self.samples_in_epoch = 0  # this process's samples of the current epoch trained on
         self.epoch_sums = _zero_sums()  # this process's loss sum, correct count, sample count
         self.skipped_steps = 0  # steps skipped under nan_policy="skip"
         self.best_metric: float | None = None
@@ -166,6 +260,7 @@ class Trainer:
                     before = self.auditor.snapshot() if audit_now else None
                     out = self.training_step(group, audit_now)
                     self.step_in_epoch += len(group)
+                    self.samples_in_epoch += sum(len(y) for _, y in group)
                     if out["stepped"]:
                         self.global_step += 1
                         self._accumulate(out)
@@ -173,14 +268,16 @@ class Trainer:
                             self._audit(before, out.get("grad_norms", {}), epoch)
                     if self._stop_requested():
                         self._stop()  # saves an interrupt checkpoint, raises TrainingInterrupted
-                if not self._epoch_finished:
-                    break  # max_steps reached inside the epoch; the state resumes from here
+                if not self._epoch_finished:  # max_steps reached inside the epoch
+                    self._log_early_end(stop_early=False)
+                    break
                 train = self._epoch_train_metrics()
                 val = self.evaluator.evaluate(val_loader)
                 lr = self._current_lr()
                 self._step_scheduler(val)
                 self._record_epoch(epoch, train, val, lr, time.perf_counter() - start, first_step)
-                self.epoch, self.step_in_epoch, self.epoch_sums = epoch + 1, 0, _zero_sums()
+                self.epoch, self.step_in_epoch, self.samples_in_epoch = epoch + 1, 0, 0
+                self.epoch_sums = _zero_sums()
                 stop_early = self._update_early_stopping(val)
                 if self._checkpoint_due(epochs, stop_early):
                     self.save("epoch", metric=self._monitor_value(val))
@@ -277,18 +374,32 @@ class Trainer:
     def _step_groups(self, loader: Iterable, epoch: int) -> Iterator[list[Batch]]:
         """This epoch's batches in groups of ``grad_accum_steps`` (the last may be shorter).
 
-        Skips the batches a resumed run already trained on, pads ranks to equal batch counts under
-        DDP, and stops before a group once ``max_steps`` optimizer steps are done.
+        Skips the ``samples_in_epoch`` samples a resumed run already trained on, pads ranks to
+        equal batch counts under DDP, and stops before a group once ``max_steps`` optimizer steps
+        are done. A batch that holds the resume position (a resume with another batch size) is
+        cut to its samples not yet trained on; with the same batch size whole batches are skipped
+        and the run is bit-identical to an uninterrupted one.
         """
         self._epoch_finished = False
         if hasattr(loader, "set_epoch"):
             loader.set_epoch(epoch)  # the permutation depends on (seed, epoch) only
         count = len(loader) if distributed.is_distributed() else 0
         batches = distributed.even_batches(self._progress(loader, epoch), count)
+        mine = self.samples_in_epoch  # this process's samples of the epoch already trained on
+        # Batches that end by the least position over processes are skipped whole: counted by
+        # the loader's batch size, the same number on every process, so that DDP stays in step.
+        done = -distributed.all_reduce_max(-mine)
+        size = getattr(loader, "batch_size", None)
+        seen = 0
         group: list[Batch] = []
         for index, batch in enumerate(batches):
-            if index < self.step_in_epoch:
-                continue  # resumed mid-epoch: already trained on
+            n = len(batch[1])
+            if ((index + 1) * size if size else seen + n) <= done:
+                seen, self.step_in_epoch = seen + n, index + 1  # resumed: already trained on
+                continue
+            if seen < mine:  # the rest of the batch the resume position falls in
+                batch = tuple(t[mine - seen :] for t in batch)
+            seen += n
             if not group and self._budget_spent():
                 return
             group.append(batch)
@@ -430,8 +541,19 @@ class Trainer:
                 self.config.monitor,
                 self.bad_epochs,
             )
-        else:
-            logger.info("max_steps %d reached", self.config.max_steps)
+            return
+        where = (
+            f"epoch {self.epoch + 1}, batch {self.step_in_epoch}"
+            if self.step_in_epoch
+            else f"the end of epoch {self.epoch}"
+        )
+        logger.info(
+            "max_steps %d reached at %s; to continue: --resume latest --max-steps M "
+            "(more than %d) or --max-steps none",
+            self.config.max_steps,
+            where,
+            self.config.max_steps,
+        )
 
     def _step_scheduler(self, val: dict[str, float]) -> None:
         if self.scheduler is None:
@@ -525,11 +647,15 @@ class Trainer:
 
     # ------------------------------------------------------------------------- state and resume
 
-    def state_dict(self, epoch_sums: dict[str, float] | None = None) -> dict[str, Any]:
+    def state_dict(
+        self, epoch_sums: dict[str, float] | None = None, samples: int | None = None
+    ) -> dict[str, Any]:
         """Everything needed to continue this run exactly: plain values and tensors only.
 
         Args:
             epoch_sums: The partial epoch metrics summed over processes (default: this process's).
+            samples: The samples of the epoch trained on by all processes (default: this
+                process's): a prefix of the epoch's permutation, as processes take strided shards.
         """
         return {
             "model_name": self.run.model_name if self.run else type(self.model).__name__,
@@ -539,6 +665,7 @@ class Trainer:
             "epoch": self.epoch,
             "global_step": self.global_step,
             "step_in_epoch": self.step_in_epoch,
+            "samples_in_epoch": self.samples_in_epoch if samples is None else samples,
             "epoch_sums": dict(epoch_sums or self.epoch_sums),
             "skipped_steps": self.skipped_steps,
             "best_metric": self.best_metric,
@@ -549,9 +676,15 @@ class Trainer:
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Continue from a checkpoint written by ``state_dict`` (``--resume``)."""
+        """Continue from a checkpoint written by ``state_dict`` (``--resume``).
+
+        Where this Trainer's config differs from the one stored in the checkpoint, RESUME_RULES
+        decides: lr, weight_decay and momentum are written into the optimizer after its state is
+        loaded; refused changes raise ConfigError.
+        """
         name = self.run.model_name if self.run else type(self.model).__name__
         check_compatible(state, name, model_state(self.model))
+        changes = resume_changes(state["config"], self.config) if "config" in state else {}
         load_model_state(self.model, state["model_state"])
         if self.optimizer is not None:
             if state.get("optimizer_state") is None:
@@ -559,8 +692,15 @@ class Trainer:
             self.optimizer.load_state_dict(state["optimizer_state"])
         if self.scheduler is not None and state.get("scheduler_state") is not None:
             self.scheduler.load_state_dict(state["scheduler_state"])
+        self._set_optimizer_values(changes)
         self.epoch, self.global_step = state["epoch"], state["global_step"]
         self.step_in_epoch = state["step_in_epoch"]
+        samples = state.get("samples_in_epoch")
+        if samples is None:  # written before the position was kept in samples: in batches
+            batch_size = state.get("config", {}).get("batch_size", self.config.batch_size)
+            samples = state["step_in_epoch"] * batch_size
+        # This process's share of the prefix of the permutation (strided shards, as the loaders).
+        self.samples_in_epoch = len(range(distributed.rank(), samples, distributed.world_size()))
         # The stored sums are over all processes: rank 0 carries them, the others restart at 0.
         self.epoch_sums = (
             dict(state["epoch_sums"]) if distributed.is_main_process() else _zero_sums()
@@ -570,11 +710,32 @@ class Trainer:
         self.history = state["history"]
         set_rng_state(state["rng"])
         logger.info(
-            "resumed at epoch %d, step %d (%d batches into the epoch)",
+            "resumed at epoch %d, step %d (%d samples into the epoch)",
             self.epoch,
             self.global_step,
-            self.step_in_epoch,
+            samples,
         )
+
+    def _set_optimizer_values(self, changes: dict[str, tuple[Any, Any]]) -> None:
+        """Write the resumed config's new lr, weight_decay, momentum into the optimizer.
+
+        ``optimizer.load_state_dict`` has just restored the checkpoint's values. With a scheduler
+        the new lr is the schedule's new base rate: the schedule keeps its position and shape,
+        every rate scaled by new / old (a step schedule at 0.1 x base continues at 0.1 x new).
+        Models with their own rule read these values from the config they are built with.
+        """
+        for name, (old, new) in changes.items():
+            if RESUME_RULES.get(name) != OPTIMIZER or self.optimizer is None:
+                continue
+            for group in self.optimizer.param_groups:
+                if name == "lr" and self.scheduler is not None:
+                    group["lr"] = group["lr"] * new / old
+                    if "initial_lr" in group:  # the base a scheduler keeps in the group
+                        group["initial_lr"] = new
+                elif name in group:
+                    group[name] = new
+            if name == "lr" and hasattr(self.scheduler, "base_lrs"):
+                self.scheduler.base_lrs = [new for _ in self.scheduler.base_lrs]
 
     def save(self, kind: str, metric: float | None = None) -> str | None:
         """Write a checkpoint of the given kind; return its path (None where nothing is written).
@@ -583,7 +744,8 @@ class Trainer:
         metrics over processes); rank 0 alone writes.
         """
         sums = self._global_epoch_sums()
+        (samples,) = distributed.all_reduce_sum([float(self.samples_in_epoch)])
         if not (self.run and self.run.checkpoints) or not distributed.is_main_process():
             return None
-        state = self.state_dict(epoch_sums=sums)
+        state = self.state_dict(epoch_sums=sums, samples=int(samples))
         return str(self.run.checkpoints.save(state, metric=metric, kind=kind))

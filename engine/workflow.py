@@ -40,8 +40,20 @@ from engine.checkpoint import (
 from engine.evaluator import Evaluator
 from engine.modelio import load_model_state, model_state
 from engine.tracking import Tracker
-from engine.trainer import RunContext, Trainer, TrainingInterrupted
-from utils.config import apply_overrides, config_from_dict, config_to_dict, load_config
+from engine.trainer import (
+    RunContext,
+    Trainer,
+    TrainingInterrupted,
+    resume_changes,
+    resume_refusal,
+)
+from utils.config import (
+    apply_overrides,
+    config_from_dict,
+    config_to_dict,
+    load_config,
+    load_experiments,
+)
 from utils.device import select_device
 from utils.exceptions import AIFromScratchError, CheckpointError, ConfigError
 from utils.log import setup_logging
@@ -112,7 +124,8 @@ def train_parser(spec: ModelSpec) -> argparse.ArgumentParser:
     start.add_argument(
         "--resume",
         help="continue a run exactly from a checkpoint path, or 'latest' of --experiment "
-        "(other options given with it override the stored config, e.g. --epochs)",
+        "(options given with it change the stored config where docs/engine.md's resume table "
+        "allows, e.g. --epochs, --max-steps, --learning-rate; others are refused)",
     )
     p.add_argument("--no-save-checkpoint", action="store_true", help="do not write checkpoints")
     p.add_argument("--no-wandb", action="store_true", help="disable wandb for this run")
@@ -134,9 +147,15 @@ def evaluate_parser(spec: ModelSpec) -> argparse.ArgumentParser:
     p.add_argument(
         "--checkpoint",
         required=True,
-        help="checkpoint path, or 'latest' / 'best' of --experiment",
+        help="checkpoint path (a .pt file), or 'latest' / 'best' of --experiment: 'latest' is "
+        "the newest checkpoint, 'best' the best by the monitored validation metric over all "
+        "runs of the experiment that monitor the same metric",
     )
-    p.add_argument("--experiment", help="data to evaluate on (default: the checkpoint's)")
+    p.add_argument(
+        "--experiment",
+        help="data to evaluate on (default: the checkpoint's own; another experiment is said "
+        "in the log and the JSON's trained_on)",
+    )
     p.add_argument("--visualize", action="store_true", help="save plots to outputs/visualizations")
     p.add_argument("--json", action="store_true", help="print the metrics JSON as the last line")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
@@ -165,7 +184,11 @@ def cli_overrides(args: argparse.Namespace) -> dict[str, str]:
 
 
 def run_cli(main: Callable[[], int]) -> int:
-    """Run an entry point, turning the project's errors into one log line and exit code 1."""
+    """Run an entry point, turning the project's errors into one log line and exit code 1.
+
+    Ctrl-C inside the training loop is the Trainer's (an interrupt checkpoint, exit 0); anywhere
+    else (start-up, data loading, evaluation, plots) it is one log line and exit code 130.
+    """
     setup_logging()
     try:
         return main()
@@ -174,6 +197,9 @@ def run_cli(main: Callable[[], int]) -> int:
     except AIFromScratchError as err:
         logger.error("%s: %s", type(err).__name__, err)
         return 1
+    except KeyboardInterrupt:
+        logger.error("interrupted (Ctrl-C) outside the training loop: no interrupt checkpoint")
+        return 130  # 128 + SIGINT, the shell's code for a command stopped by Ctrl-C
 
 
 # ------------------------------------------------------------------------------------ builders
@@ -252,6 +278,9 @@ def train_main(spec: ModelSpec, argv: list[str] | None = None) -> int:
 def _train(spec: ModelSpec, args: argparse.Namespace) -> int:
     resume = _resume_checkpoint(spec, args)
     config = _train_config(spec, args, resume)
+    if resume and (done := _nothing_left(resume, config)):
+        logger.info("%s; no checkpoint written", done)
+        return 0
     apply_threads(config)
     set_random_seed(config.seed, deterministic=config.deterministic)
     device = distributed.setup(select_device(config.device))
@@ -321,6 +350,7 @@ def _train_in_process_group(spec, args, config, device, resume) -> int:
                 paths.run_name,
                 keep_last=config.keep_last,
                 mode=config.monitor_mode,
+                monitor=config.monitor,
             )
             if main and not args.no_save_checkpoint
             else None
@@ -338,8 +368,7 @@ def _train_in_process_group(spec, args, config, device, resume) -> int:
     if main:
         meta = paths.metadata_file
         if resume:  # the original run's metadata stays; each resume gets its own file
-            step = resume["global_step"]
-            meta = paths.logs_dir / f"{paths.run_name}.resumed-step{step:07d}.meta.yaml"
+            meta = _resume_metadata_file(paths, resume["global_step"])
         save_run_metadata(meta, config, seed=config.seed, extra={"argv": sys.argv})
     trainer = Trainer(
         model, optimizer, spec.create_criterion(config), device, config, scheduler, run
@@ -356,8 +385,22 @@ def _train_in_process_group(spec, args, config, device, resume) -> int:
 
 
 def _experiment_dir(spec: ModelSpec, experiment: str) -> Path:
-    """``outputs/models/<experiment>/``: one experiment's checkpoints and latest/best pointers."""
-    return Path(spec.model_dir) / "outputs" / "models" / experiment
+    """``outputs/models/<experiment>/``: one experiment's checkpoints and latest/best pointers.
+
+    Raises:
+        ConfigError: The experiment is not in the model's experiments file and has no folder
+            (a typo, not "train it first"): the message lists the experiments. A folder of an
+            experiment since removed from the file still counts, so its checkpoints stay usable.
+    """
+    folder = Path(spec.model_dir) / "outputs" / "models" / experiment
+    if not folder.is_dir():
+        experiments = load_experiments(spec.experiments_file)
+        if experiment not in experiments:
+            raise ConfigError(
+                f"unknown experiment {experiment!r} in {spec.experiments_file}; "
+                f"available: {', '.join(sorted(experiments)) or '(none)'}"
+            )
+    return folder
 
 
 def _resume_checkpoint(spec: ModelSpec, args: argparse.Namespace) -> dict[str, Any] | None:
@@ -372,12 +415,54 @@ def _resume_checkpoint(spec: ModelSpec, args: argparse.Namespace) -> dict[str, A
     return state
 
 
+def _nothing_left(resume: dict[str, Any], config: Any) -> str | None:
+    """Why a resumed run has nothing to train (all epochs done, budget spent, stopped early)."""
+    run = resume.get("run", {}).get("run_name") or resume["path"]
+    epoch, step, bad = resume["epoch"], resume["global_step"], resume.get("bad_epochs", 0)
+    if epoch >= config.epochs:
+        why = resume_refusal("epochs", config)
+        more = (
+            f"pass --epochs M (more than {epoch}) to train longer"
+            if why is None
+            else f"{why}; to train longer start a new run from its weights with "
+            f"--load-checkpoint {resume['path']} --epochs M"
+        )
+        return (
+            f"run {run} already finished (epoch {epoch} of {config.epochs}); nothing to do: {more}"
+        )
+    if config.max_steps is not None and step >= config.max_steps:
+        return (
+            f"run {run} already took its max_steps {config.max_steps} optimizer steps; nothing "
+            f"to do: pass --max-steps M (more than {step}) or --max-steps none to continue"
+        )
+    patience = config.early_stopping_patience
+    if patience is not None and bad >= patience:
+        return (
+            f"run {run} stopped early after epoch {epoch} ({config.monitor} did not improve for "
+            f"{bad} epochs); nothing to do: pass --set early_stopping_patience=M (more than "
+            f"{bad}) or early_stopping_patience=none to continue"
+        )
+    return None
+
+
+def _resume_metadata_file(paths: RunPaths, step: int) -> Path:
+    """``<run>.resumed-stepNNNNNNN.meta.yaml``, with ``-2``, ``-3``... for later resumes from the
+    same step: one resume's metadata never replaces another's."""
+    base = f"{paths.run_name}.resumed-step{step:07d}"
+    meta, count = paths.logs_dir / f"{base}.meta.yaml", 1
+    while meta.exists():
+        count += 1
+        meta = paths.logs_dir / f"{base}-{count}.meta.yaml"
+    return meta
+
+
 def _train_config(spec: ModelSpec, args: argparse.Namespace, resume: dict | None) -> Any:
     """The experiment's config with the CLI overrides; when resuming, the checkpoint's config.
 
     A resumed run continues with the config it was started with (a later edit of
-    experiments.yaml does not change a run half-way); options given on the command line still
-    apply, e.g. ``--epochs`` to train longer.
+    experiments.yaml does not change a run half-way); options given on the command line apply
+    where ``engine.trainer.RESUME_RULES`` allows (e.g. ``--epochs`` to train longer) and are
+    refused with a ConfigError elsewhere (e.g. ``--seed``).
     """
     overrides = cli_overrides(args)
     if resume is None:
@@ -394,9 +479,14 @@ def _train_config(spec: ModelSpec, args: argparse.Namespace, resume: dict | None
             f"{resume['path']} is a checkpoint of experiment {config.experiment!r}, "
             f"not {args.experiment!r}: pass --experiment {config.experiment}"
         )
-    if overrides:
-        logger.info("overriding the stored config with %s", overrides)
-    return apply_overrides(config, overrides)
+    config = apply_overrides(config, overrides)
+    changes = resume_changes(resume["config"], config, checkpoint=str(resume["path"]))
+    if changes:
+        logger.info(
+            "changed on resume: %s",
+            ", ".join(f"{name} {old!r} -> {new!r}" for name, (old, new) in changes.items()),
+        )
+    return config
 
 
 def _run_paths(spec: ModelSpec, config: Any, resume: dict | None) -> RunPaths:
@@ -420,6 +510,7 @@ def _after_training(spec, args, config, paths, trainer, splits, history) -> None
         trainer.run.tracker.log_artifact(
             Path(final), f"{spec.name}-{config.experiment}", {"epoch": trainer.epoch}
         )
+    logger.info(_summary(config, paths, trainer, history, final))
     if args.visualize:
         val_loader = create_data_loaders(splits, config.batch_size, seed=config.seed)[1]
         figures = make_plots(
@@ -435,10 +526,34 @@ def _after_training(spec, args, config, paths, trainer, splits, history) -> None
         logger.info("plots: %s", ", ".join(str(p) for p in figures.values()))
 
 
+def _summary(config, paths, trainer, history, final: str | None) -> str:
+    """One line: the monitored metric's best and final values, and where the run's files are."""
+    name = config.monitor
+    rows = [(e, v) for e, v in zip(history["epoch"], history.get(name, [])) if v is not None]
+    if rows:
+        pick = max if config.monitor_mode == "max" else min
+        best = pick(rows, key=lambda row: row[1])
+        metric = f"{name} best {best[1]:.4f} (epoch {best[0]}), final {rows[-1][1]:.4f}"
+    else:
+        metric = f"{name}: no epoch completed"
+    checkpoint = final if final is not None else "none (--no-save-checkpoint)"
+    return (
+        f"run {paths.run_name} ended: epoch {trainer.epoch}, step {trainer.global_step} | "
+        f"{metric} | checkpoint {checkpoint} | log {paths.log_file} | "
+        f"metrics {paths.metrics_file}"
+    )
+
+
 def make_plots(
-    spec, model, evaluator, splits, loader, paths, history=None, prefix=""
+    spec, model, evaluator, splits, loader, paths, history=None, prefix="", scored_split=None
 ) -> dict[str, Path]:
-    """The standard plots (plus the model's own) for one model on one loader."""
+    """The standard plots (plus the model's own) for one model on one loader.
+
+    The confusion matrix is of the loader. The decision boundary of a 2-D model shows the
+    training points (at training time, ``scored_split`` None), or, given ``scored_split`` (the
+    name of the split the loader holds, e.g. "test" in evaluate.py), the loader's points: what
+    was scored. Its title names the points either way.
+    """
     import plotting
 
     vis = paths.vis_dir
@@ -462,13 +577,20 @@ def make_plots(
     figures["confusion_matrix"] = plotting.plot_confusion_matrix(
         y_true, y_pred, list(splits.class_names), vis / f"{prefix}_confusion.png"
     )
-    if splits.input_shape == (2,):  # the points the model learned from, under its regions
+    if splits.input_shape == (2,):  # the points, under the regions the model predicts
+        if scored_split is None:
+            x, y, points = splits.x_train, splits.y_train, "training"
+        else:  # as the loader gave them to the model (transformed, if the data has a transform)
+            batches = list(loader)
+            x = torch.cat([xb for xb, _ in batches])  # (N, 2)
+            y = torch.cat([yb for _, yb in batches])  # (N,)
+            points = scored_split
         figures["decision_boundary"] = plotting.plot_decision_boundary(
             lambda grid: _predict_array(evaluator, grid),
-            splits.x_train.numpy(),
-            splits.y_train.numpy(),
+            x.numpy(),
+            y.numpy(),
             vis / f"{prefix}_boundary.png",
-            title=f"{spec.name}: {splits.name} (training points)",
+            title=f"{spec.name}: {splits.name} ({points} points)",
             class_names=list(splits.class_names),
         )
     if spec.visualize is not None:
@@ -500,18 +622,24 @@ def load_trained(
     """A checkpoint's model with its weights, its config, its data splits, and the checkpoint.
 
     Never falls back to fresh weights: a missing, unreadable or mismatched checkpoint raises.
+    A checkpoint evaluated on another experiment's data is said so in the log; the experiment
+    it was trained on stays in ``state["config"]["experiment"]``.
 
     Args:
         spec: The model's spec.
-        checkpoint: A path, or "latest" / "best" of ``experiment``.
+        checkpoint: A path, or "latest" / "best" of ``experiment`` ("best": the best checkpoint
+            over all runs of the experiment that monitor the same metric).
         experiment: Data to use; default the checkpoint's own experiment (with its stored seed
             and fractions, so the test split is exactly the one training held out).
         data_dir: Data directory (default $AIFS_DATA_DIR, then the cache).
         device: Where a torch model goes (default CPU).
     """
-    if checkpoint in ("latest", "best") and not experiment:
-        raise ConfigError(f"--checkpoint {checkpoint} needs --experiment to know which run")
-    state = resolve_checkpoint(checkpoint, _experiment_dir(spec, experiment or ""))
+    folder = None
+    if checkpoint in ("latest", "best"):
+        if not experiment:
+            raise ConfigError(f"--checkpoint {checkpoint} needs --experiment to know which run")
+        folder = _experiment_dir(spec, experiment)
+    state = resolve_checkpoint(checkpoint, folder)
     if state.get("model_name") != spec.name:
         raise CheckpointError(
             f"{state['path']} holds model {state.get('model_name')!r}, not {spec.name!r}"
@@ -519,8 +647,15 @@ def load_trained(
     if "config" not in state:
         raise CheckpointError(f"{state['path']} stores no config: it cannot be evaluated")
     config = config_from_dict(spec.config_cls, state["config"])
-    if experiment and experiment != config.experiment:
+    trained_on = config.experiment
+    if experiment and experiment != trained_on:
         config = load_config(spec.config_cls, spec.experiments_file, experiment)
+        logger.warning(
+            "%s was trained on experiment %r; it is evaluated on the data of experiment %r",
+            state["path"],
+            trained_on,
+            experiment,
+        )
     splits = load_data(config, data_dir)
     model = spec.create_model(config, splits)
     check_compatible(state, spec.name, model_state(model))
@@ -549,18 +684,25 @@ def _evaluate(spec: ModelSpec, args: argparse.Namespace) -> int:
     result = {
         "model": spec.name,
         "experiment": config.experiment,
+        "trained_on": state["config"].get("experiment"),
         "checkpoint": str(state["path"]),
         "split": split,
         "epoch": state.get("epoch"),
         **metrics,
     }
-    out = paths.logs_dir / f"{Path(state['path']).stem}.eval.json"
+    # One file per checkpoint, data and split: evaluating on another experiment or split never
+    # replaces the checkpoint's own result.
+    stem = Path(state["path"]).stem
+    out = paths.logs_dir / f"{stem}.{config.experiment}.{split}.eval.json"
     out.write_text(json.dumps(result, indent=2) + "\n")
     logger.info(
-        "%s accuracy %.4f on %d samples | written to %s",
+        "%s accuracy %.4f on %d samples of experiment %s (checkpoint trained on %s) | written "
+        "to %s",
         split,
         metrics["accuracy"],
         metrics["num_samples"],
+        config.experiment,
+        result["trained_on"],
         out,
     )
     if args.visualize:
@@ -573,6 +715,7 @@ def _evaluate(spec: ModelSpec, args: argparse.Namespace) -> int:
             paths,
             history=state.get("history"),
             prefix=f"{config.experiment}_eval",
+            scored_split=split,
         )
         logger.info("plots: %s", ", ".join(str(p) for p in figures.values()))
     if args.json:

@@ -8,7 +8,7 @@ above 1e-1 it is unstable. A gradient norm of exactly 0 means a broken graph (``
 ``.detach()``), above 10 it is exploding, NaN means overflow.
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,13 @@ UPDATE_RATIO_UNSTABLE = 1e-1  # above: steps too large (clip, raise batch size, 
 GRAD_NORM_EXPLODING = 10.0  # above: exploding gradients, clip_grad_norm_
 LEGEND_MAX_LAYERS = 12  # deeper models get a depth colour bar instead of a legend
 MARKER_MAX_POINTS = 30  # short audits get a marker per step
+FEW_AUDITS = 3  # up to this many audit steps: one group of markers per step, not a line plot
+GROUP_WIDTH = 0.6  # share of a step's slot that its group of layer markers spans
 EDGE_BOTTOM, EDGE_TOP = 0.03, 0.97  # axes-fraction heights where 0 and NaN/Inf are drawn
+EMPTY_SLOT = {  # what an audit step without a single value means, per panel
+    "grad_norm": "no gradient norm recorded",
+    "update_ratio": "no update ratio: the weights\nwere all 0 before this step",
+}
 FAR = 1e30  # band shading extends "to infinity"; the y-limits cut it
 
 
@@ -106,13 +112,41 @@ def _set_log_limits(ax: Axes, values: list[np.ndarray], reference: tuple[float, 
     ax.set_ylim(low / 5.0, high * 5.0)  # headroom for the 0 and NaN/Inf edge markers
 
 
+def _step_positions(
+    steps: list[float], names: list[str]
+) -> Callable[[str, np.ndarray], np.ndarray] | None:
+    """Where each layer's values go on the x axis when there are few audits, else None.
+
+    With at most ``FEW_AUDITS`` audit steps a line plot degenerates (one column of dots, an
+    axis ticked in fractions of a step), so each step gets a slot of width 1 at 0, 1, 2, ...,
+    and the layers sit side by side in it, one marker each, in the same order in every slot.
+    """
+    if len(steps) > FEW_AUDITS:
+        return None
+    slot = {step: i for i, step in enumerate(steps)}
+    offset = {
+        name: (i - (len(names) - 1) / 2) * GROUP_WIDTH / max(len(names), 1)
+        for i, name in enumerate(names)
+    }
+
+    def position(name: str, layer_steps: np.ndarray) -> np.ndarray:
+        return np.array([slot[step] + offset[name] for step in layer_steps])
+
+    return position
+
+
 def _draw_panel(
     ax: Axes,
     series: dict[str, tuple[np.ndarray, np.ndarray]],
     colors: dict[str, Any],
     metric: str,
+    position: Callable[[str, np.ndarray], np.ndarray] | None,
 ) -> None:
-    """Draw one metric per layer on a log axis; zeros and NaN/Inf go on the panel edges."""
+    """Draw one metric per layer on a log axis; zeros and NaN/Inf go on the panel edges.
+
+    ``position`` maps a layer's steps to x positions when there are few audits (markers side by
+    side, no lines); None plots the steps themselves, as lines.
+    """
     label = {"grad_norm": "gradient norm", "update_ratio": "update ratio |dW| / |W|"}[metric]
     ax.set_ylabel(label)
     if not series:
@@ -132,9 +166,13 @@ def _draw_panel(
     zero_seen = bad_seen = False
     for name, (steps, values) in series.items():
         normal = np.isfinite(values) & (values > 0)
-        marker = "o" if len(steps) <= MARKER_MAX_POINTS else None
         plotted = np.where(normal, values, np.nan)  # gaps where the value is 0 or NaN/Inf
-        ax.plot(steps, plotted, color=colors[name], marker=marker, markersize=3, linewidth=1.2)
+        if position is not None:
+            steps = position(name, steps)
+            ax.plot(steps, plotted, "o", color=colors[name], markersize=8, markeredgecolor="black")
+        else:
+            marker = "o" if len(steps) <= MARKER_MAX_POINTS else None
+            ax.plot(steps, plotted, color=colors[name], marker=marker, markersize=3, linewidth=1.2)
         zero = values == 0
         bad = ~np.isfinite(values)
         if zero.any():
@@ -199,8 +237,10 @@ def plot_gradient_audit(
     cannot sit on a log axis, so they are drawn as down-triangles on the bottom edge; NaN and
     Inf as up-triangles on the top edge. Records whose ``grad_norm`` is None (NumPy models,
     whose learning rules have no autograd gradients) are skipped, and if no layer has a
-    gradient norm the top panel says so. Up to 12 layers get a legend; deeper models are
-    coloured by depth with a colour bar.
+    gradient norm the top panel says so. With at most 3 audit steps (a short run) each step
+    gets a slot labelled with it, the layers side by side in it, one marker each, and an empty
+    slot says why; with more, lines over a step axis ticked in whole steps. Up to 12 layers get
+    a legend; deeper models are coloured by depth with a colour bar.
 
     Args:
         audit: Records ``{"step": int, "epoch": int, "layers": {name: {"grad_norm": float |
@@ -230,16 +270,48 @@ def plot_gradient_audit(
         depth = plt.get_cmap("viridis")
         colors = {name: depth(i / (len(names) - 1)) for i, name in enumerate(names)}
 
+    # every audit step, also those where no layer has a value (zero weights before the step)
+    steps = sorted({float(record["step"]) for record in audit})
+    position = _step_positions(steps, names)
+
     fig, axes = plt.subplots(2, 1, figsize=(10, 7), sharex=True, layout="constrained")
     for ax, (metric, series) in zip(axes, panels.items()):
-        _draw_panel(ax, series, colors, metric)
-    axes[1].set_xlabel("step")
-    axes[1].xaxis.set_major_locator(MaxNLocator(integer=True))
+        _draw_panel(ax, series, colors, metric, position)
+        if position is not None and series:  # say why a slot is empty rather than leave it blank
+            shown = {step for layer_steps, _ in series.values() for step in layer_steps}
+            for slot, step in enumerate(steps):
+                if step not in shown:
+                    ax.text(
+                        slot,
+                        0.5,
+                        EMPTY_SLOT[metric],
+                        ha="center",
+                        va="center",
+                        color="dimgray",
+                        transform=ax.get_xaxis_transform(),
+                    )
+    if position is not None:  # a slot per audit step, labelled with the step
+        axes[1].set_xticks(range(len(steps)), [f"{step:.0f}" for step in steps])
+        axes[1].set_xlim(-0.5, len(steps) - 0.5)
+        for ax in axes:
+            for boundary in np.arange(0.5, len(steps) - 1):
+                ax.axvline(boundary, color="gray", linewidth=0.8)
+        axes[1].set_xlabel("step (one audit per slot, the layers side by side)")
+    else:
+        axes[1].xaxis.set_major_locator(MaxNLocator(integer=True))
+        margin = 0.02 * (steps[-1] - steps[0])
+        axes[1].set_xlim(steps[0] - margin, steps[-1] + margin)
+        axes[1].set_xlabel("step")
     if len(names) <= LEGEND_MAX_LAYERS:
         plotted = {name for series in panels.values() for name in series}
+        style = {"marker": "o", "linestyle": "none"} if position is not None else {}
         layer_handles = [
             Line2D(
-                [], [], color=colors[name], label=name if name in plotted else f"{name} (no values)"
+                [],
+                [],
+                color=colors[name],
+                label=name if name in plotted else f"{name} (no values)",
+                **style,
             )
             for name in names
         ]

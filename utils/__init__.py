@@ -15,6 +15,7 @@ from utils.exceptions import (
     ConfigError,
     DataError,
     ModelError,
+    OutputError,
     TrainingError,
 )
 from utils.log import setup_logging
@@ -31,6 +32,7 @@ __all__ = [
     "ConfigError",
     "DataError",
     "ModelError",
+    "OutputError",
     "RunPaths",
     "TrainingError",
     "apply_overrides",

@@ -2,7 +2,8 @@
 
 A model's ``config.py`` defines one dataclass that subclasses :class:`BaseConfig` (one level,
 no chains) and adds its own fields with commented defaults. Experiments are named data in a
-YAML file (``experiment-name -> {field: value}``), read with ``yaml.safe_load``.
+YAML file (``experiment-name -> {field: value}``), read with ``yaml.SafeLoader`` (plus a check
+that no mapping sets the same key twice).
 
 Contract for config classes:
 
@@ -257,6 +258,39 @@ def _validate(config: Any) -> None:
 
 
 # --------------------------------------------------------------------------------------------
+# Experiments files
+# --------------------------------------------------------------------------------------------
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses a mapping setting the same key twice, at any depth.
+
+    PyYAML keeps the last value of a repeated key without a word, so a second ``lr:`` in an
+    experiment would silently win. The YAML spec requires unique keys; merge keys (``<<``) may
+    still be overridden, as YAML intends.
+    """
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        first_line: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            try:
+                seen = key in first_line
+            except TypeError:  # an unhashable key: SafeLoader reports it below
+                continue
+            if seen:
+                raise yaml.YAMLError(
+                    f"key {key!r} appears twice in one mapping (lines {first_line[key]} and "
+                    f"{line}); YAML keys must be unique, so remove one of them"
+                )
+            first_line[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
+# --------------------------------------------------------------------------------------------
 # Public API
 # --------------------------------------------------------------------------------------------
 
@@ -272,7 +306,8 @@ def load_experiments(experiments_file: Path) -> dict[str, dict[str, Any]]:
         experiment with an empty body maps to ``{}``.
 
     Raises:
-        ConfigError: If the file cannot be read, is not valid YAML or has the wrong shape.
+        ConfigError: If the file cannot be read, is not valid YAML (a key repeated in one
+            mapping included: the message names it and both lines) or has the wrong shape.
     """
     path = Path(experiments_file)
     try:
@@ -280,7 +315,7 @@ def load_experiments(experiments_file: Path) -> dict[str, dict[str, Any]]:
     except OSError as exc:
         raise ConfigError(f"cannot read experiments file {path}: {exc}") from exc
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)
     except yaml.YAMLError as exc:
         raise ConfigError(f"invalid YAML in experiments file {path}: {exc}") from exc
     if data is None:

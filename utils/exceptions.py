@@ -28,3 +28,7 @@ class TrainingError(AIFromScratchError):
 
 class CheckpointError(AIFromScratchError):
     """A checkpoint that is missing, empty, truncated, unsafe or of another model."""
+
+
+class OutputError(AIFromScratchError):
+    """A run's outputs cannot be written (outputs/ not writable, a file where a folder must be)."""

@@ -10,6 +10,8 @@ import logging
 import sys
 from pathlib import Path
 
+from utils.exceptions import OutputError
+
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s | %(message)s"
 
 # Marks the handlers this module installed, so repeated calls replace them instead of
@@ -29,6 +31,10 @@ def setup_logging(log_file: Path | None = None, level: int = logging.INFO) -> No
         log_file: File that receives the same records as the console, appended to. Its parent
             directory is created. None logs to the console only.
         level: Minimum level recorded, e.g. ``logging.INFO`` or ``logging.DEBUG``.
+
+    Raises:
+        OutputError: If the log file cannot be opened for appending (the console handler is
+            kept, so the error can still be logged).
     """
     root = logging.getLogger()
     root.setLevel(level)
@@ -48,8 +54,14 @@ def setup_logging(log_file: Path | None = None, level: int = logging.INFO) -> No
 
     if log_file is not None:
         log_file = Path(log_file)
-        log_file.parent.mkdir(parents=True, exist_ok=True)
-        file_handler = logging.FileHandler(log_file, mode="a", encoding="utf-8")
+        try:
+            log_file.parent.mkdir(parents=True, exist_ok=True)
+            file_handler = logging.FileHandler(log_file, mode="a", encoding="utf-8")
+        except OSError as exc:  # not writable, or a file where a folder must be
+            raise OutputError(
+                f"cannot write the log file {log_file}: {exc.strerror or exc}; "
+                f"{log_file.parent} must be a folder you can write to"
+            ) from exc
         setattr(file_handler, _FILE_TAG, True)
         file_handler.setLevel(level)
         file_handler.setFormatter(formatter)

@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from utils.exceptions import ConfigError
+from utils.exceptions import ConfigError, OutputError
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,7 @@ class RunPaths:
 
         Raises:
             ConfigError: If the experiment or run name is empty or contains a path separator.
+            OutputError: If a folder cannot be created (not writable, or a file in its place).
         """
         model_dir = Path(model_dir)
         for label, value in (("experiment", experiment), ("run_name", run_name)):
@@ -66,7 +67,13 @@ class RunPaths:
             outputs / "visualizations",
         )
         for directory in (logs_dir, models_dir, vis_dir):
-            directory.mkdir(parents=True, exist_ok=True)
+            try:
+                directory.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:  # not writable, or a file where a folder must be
+                raise OutputError(
+                    f"cannot create the output folder {directory}: {exc.strerror or exc}; "
+                    f"{outputs} must be a folder you can write to"
+                ) from exc
         if run_name is None:
             base = f"{experiment}_{time.strftime('%Y%m%d-%H%M%S')}"
             run_name, suffix = base, 1

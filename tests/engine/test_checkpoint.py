@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
+import random
 import signal
 import subprocess
 import sys
+import zipfile
 
 import numpy as np
 import pytest
@@ -15,6 +18,7 @@ import torch
 
 from engine.checkpoint import (
     CheckpointManager,
+    export_safetensors,
     load_checkpoint,
     resolve_checkpoint,
     save_checkpoint,
@@ -117,6 +121,33 @@ def test_a_resumed_run_continues_the_rotation_and_keeps_its_best(tmp_path):
     assert "other_epoch001_step0000010.pt" in names(tmp_path)  # another run's files untouched
 
 
+def test_best_is_the_best_over_all_runs_that_monitor_the_same_metric(tmp_path):
+    first = CheckpointManager(tmp_path, "first", mode="max", monitor="val_accuracy")
+    for epoch, metric in enumerate([0.7, 0.9, 0.8], start=1):
+        first.save(state(epoch), metric=metric)
+    later = CheckpointManager(tmp_path, "later", mode="max", monitor="val_accuracy")
+    later.save(state(1), metric=0.6)  # its own best, but worse than the first run's
+    best = json.loads((tmp_path / "best.json").read_text())
+    assert (best["run_name"], best["path"], best["metric"]) == (
+        "first",
+        "first_epoch002_step0000020.pt",
+        0.9,
+    )
+    assert best["runs"]["later"]["metric"] == 0.6  # each run still keeps its own best
+    assert resolve_checkpoint("best", tmp_path)["path"].endswith("first_epoch002_step0000020.pt")
+
+    # A loss is not compared with an accuracy: runs that monitor it are ranked among themselves.
+    by_loss = CheckpointManager(tmp_path, "by_loss", mode="min", monitor="val_loss")
+    by_loss.save(state(1), metric=0.3)
+    by_loss.save(state(2), metric=0.2)
+    best = json.loads((tmp_path / "best.json").read_text())
+    assert (best["run_name"], best["monitor"], best["metric"]) == ("by_loss", "val_loss", 0.2)
+    CheckpointManager(tmp_path, "again", mode="max", monitor="val_accuracy").save(state(1), 0.95)
+    best = json.loads((tmp_path / "best.json").read_text())
+    assert (best["run_name"], best["metric"]) == ("again", 0.95)
+    assert set(best["runs"]) == {"first", "later", "by_loss", "again"}
+
+
 def test_latest_falls_back_to_the_previous_good_checkpoint_and_says_so(tmp_path, caplog):
     manager = CheckpointManager(tmp_path, "run", keep_last=3)
     manager.save(state(1, fill=1.0), metric=0.5)
@@ -160,6 +191,10 @@ def test_a_booby_trapped_pickle_is_refused_and_its_code_never_runs(tmp_path, wra
     assert not marker.exists()
 
 
+def write_zip_of_garbage(path) -> None:
+    path.write_bytes(zip_of({"model/data.pkl": b"root:x:0:0", "model/version": b"3\n"}))
+
+
 def write_truncated(path) -> None:
     save_checkpoint(state(1), path)
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
@@ -171,11 +206,28 @@ def write_truncated(path) -> None:
         (lambda p: None, "no checkpoint at"),
         (lambda p: p.write_bytes(b""), "is empty (0 bytes)"),
         (write_truncated, "unreadable (truncated or not a PyTorch file)"),
-        (lambda p: p.write_text("model weights, honest\n"), "unreadable"),
+        (lambda p: p.write_text("model weights, honest\n"), "not a PyTorch file"),
+        (lambda p: p.write_text("root:x:0:0:root:/root:/bin/bash\n"), "not a PyTorch file"),
+        (lambda p: p.write_text('{"path": "run_epoch001.pt"}'), "not a PyTorch file"),
+        (lambda p: p.write_bytes(random.Random(0).randbytes(4096)), "not a PyTorch file"),
+        (lambda p: p.write_bytes(b"PK\x03\x04" + bytes(64)), "unreadable"),
+        (write_zip_of_garbage, "unreadable"),
         (lambda p: torch.save([1, 2, 3], p), "not a checkpoint of this project"),
         (lambda p: torch.save({"weights": torch.ones(2)}, p), "not a checkpoint of this project"),
     ],
-    ids=["missing", "empty", "truncated", "text", "foreign-list", "foreign-dict"],
+    ids=[
+        "missing",
+        "empty",
+        "truncated",
+        "text",
+        "passwd",
+        "json",
+        "random",
+        "zip-header-only",
+        "zip-of-garbage",
+        "foreign-list",
+        "foreign-dict",
+    ],
 )
 def test_broken_or_foreign_files_are_clear_errors(tmp_path, make, words):
     path = tmp_path / "model.pt"
@@ -183,6 +235,54 @@ def test_broken_or_foreign_files_are_clear_errors(tmp_path, make, words):
     with pytest.raises(CheckpointError) as err:
         load_checkpoint(path)
     assert str(path) in str(err.value) and words in str(err.value)
+
+
+def test_damaged_checkpoints_are_checkpoint_errors_never_other_exceptions(tmp_path):
+    good = save_checkpoint(state(1, fill=1.0), tmp_path / "good.pt").read_bytes()
+    with zipfile.ZipFile(tmp_path / "good.pt") as archive:
+        pickle_name = next(n for n in archive.namelist() if n.endswith("data.pkl"))
+        members = {n: archive.read(n) for n in archive.namelist()}
+    rng = random.Random(0)
+    damaged = [good[:n] for n in range(1, len(good), 97)]  # truncated anywhere
+    for _ in range(150):  # a few bytes flipped anywhere in the file
+        data = bytearray(good)
+        for _ in range(rng.randint(1, 4)):
+            data[rng.randrange(len(data))] = rng.randrange(256)
+        damaged.append(bytes(data))
+    for _ in range(150):  # a valid archive around a damaged pickle (IndexError, KeyError, ...)
+        pickled = bytearray(members[pickle_name])
+        for _ in range(rng.randint(1, 4)):
+            pickled[rng.randrange(len(pickled))] = rng.randrange(256)
+        damaged.append(zip_of({**members, pickle_name: bytes(pickled)}))
+    path = tmp_path / "damaged.pt"
+    for data in damaged:
+        path.write_bytes(data)
+        try:
+            loaded = load_checkpoint(path)
+        except CheckpointError:
+            continue
+        assert loaded["format"] == "aifs-checkpoint"  # a flip in the weights' bytes goes unseen
+
+
+def zip_of(members: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("beside", [True, False], ids=["pt-beside", "alone"])
+def test_a_safetensors_export_names_the_checkpoint_to_use(tmp_path, beside):
+    checkpoint = save_checkpoint(state(1), tmp_path / "run_epoch001_step0000010_final.pt")
+    weights = export_safetensors({"w": torch.ones(3)}, checkpoint.with_suffix(".safetensors"))
+    if not beside:
+        checkpoint.unlink()
+    with pytest.raises(CheckpointError) as err:
+        load_checkpoint(weights)
+    assert "is a weights-only safetensors export, not a checkpoint" in str(err.value)
+    use = f"use the checkpoint beside it, {checkpoint}" if beside else "the .pt checkpoint"
+    assert use in str(err.value)
 
 
 def test_a_checkpoint_of_another_model_or_shape_says_what_does_not_match(kit, tmp_path):

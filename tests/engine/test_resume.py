@@ -208,3 +208,101 @@ def test_sigterm_saves_exits_143_and_resume_latest_continues_exactly(
     (reference_metrics,) = (straight / "outputs" / "logs").glob("*.metrics.jsonl")
     assert metrics.read_text() == reference_metrics.read_text()
     assert len(list(logs.glob("*.resumed-step*.meta.yaml"))) == 1
+
+
+# ------------------------------------------------------- what a resume may change (issue 14)
+
+
+def numbered_data(kit, n=60):
+    """The kit's data with column 3 replaced by each sample's number, to see what was trained."""
+    x, y = kit.data(n)
+    x[:, 3] = torch.arange(n, dtype=x.dtype)
+    return x, y
+
+
+def recording(trainer, seen):
+    """Record (epoch, sample numbers) of every group the trainer trains on."""
+    step = trainer.training_step
+
+    def record(group, audit):
+        seen.extend((trainer.epoch, int(i)) for x, _ in group for i in x[:, 3])
+        return step(group, audit)
+
+    trainer.training_step = record
+    return trainer
+
+
+# (stop after this many steps, batches per step, then batch size and batches per step): 60
+# samples in batches of 8; the first two stop 24 samples into epoch 2, the third 32.
+BATCH_CHANGES = {
+    "larger, aligned": (11, 1, 12, 1),
+    "smaller, cut": (11, 1, 5, 1),
+    "larger, cut": (12, 1, 12, 1),
+    "accumulating to one batch": (4, 3, 16, 1),
+    "one batch to accumulating": (11, 1, 4, 2),
+}
+
+
+@pytest.mark.parametrize("case", BATCH_CHANGES)
+def test_resume_with_another_batch_size_trains_the_rest_of_the_epoch_once(kit, tmp_path, case):
+    stop_at, accum, new_batch, new_accum = BATCH_CHANGES[case]
+    x, y = numbered_data(kit)
+    seen: list[tuple[int, int]] = []
+    first = recording(
+        kit.trainer(kit.config(max_steps=stop_at, grad_accum_steps=accum, epochs=3)), seen
+    )
+    first.train(kit.loader(x, y, 8, seed=7), kit.loader(x, y, 64, shuffle=False))
+    assert first.epoch == 1 and 0 < first.step_in_epoch
+    path = CheckpointManager(tmp_path, "run").save(first.state_dict(), kind="interrupt")
+
+    config = kit.config(batch_size=new_batch, grad_accum_steps=new_accum, epochs=3)
+    resumed = recording(kit.trainer(config), seen)
+    resumed.load_state_dict(load_checkpoint(path))
+    resumed.train(kit.loader(x, y, new_batch, seed=7), kit.loader(x, y, 64, shuffle=False))
+
+    for epoch in range(3):  # every epoch, the one resumed in too: each sample exactly once
+        assert sorted(i for e, i in seen if e == epoch) == list(range(60)), f"epoch {epoch + 1}"
+    assert resumed.epoch == 3
+
+
+def test_an_old_checkpoint_with_the_position_in_batches_resumes_exactly(kit, tmp_path):
+    options = dict(dropout=0.3, optimizer="adam", epochs=3)
+    x, y = kit.data()
+
+    def loaders():
+        return kit.loader(x, y, 8, seed=7), kit.loader(x, y, 64, shuffle=False)
+
+    straight = new_process(kit, kit.config(**options))
+    straight.train(*loaders())
+    first = new_process(kit, kit.config(max_steps=11, **options))
+    first.train(*loaders())
+    state = first.state_dict()
+    state.pop("samples_in_epoch", None)  # as written before the position was kept in samples
+    path = CheckpointManager(tmp_path, "run").save(state, kind="interrupt")
+
+    resumed = new_process(kit, kit.config(**options))
+    resumed.load_state_dict(load_checkpoint(path))
+    resumed.train(*loaders())
+    assert_same(model_state(resumed.model), model_state(straight.model), "weights")
+    assert_same(resumed.history, straight.history, "history")
+
+
+def test_a_new_lr_on_resume_rescales_the_schedule_and_the_lr_column_shows_it(kit, tmp_path):
+    options = dict(scheduler="step", step_size=1, gamma=0.5, lr=0.1)
+    x, y = kit.data()
+
+    def run_with(config, state=None):
+        extra = {"config": workflow.config_to_dict(config)}
+        trainer = kit.trainer(config, run=RunContext("tiny_mlp", extra_state=extra))
+        if state is not None:
+            trainer.load_state_dict(state)
+        trainer.train(kit.loader(x, y, 8), kit.loader(x, y, 64, shuffle=False))
+        return trainer
+
+    first = run_with(kit.config(epochs=2, **options))
+    path = CheckpointManager(tmp_path, "run").save(first.state_dict(), kind="epoch")
+    resumed = run_with(kit.config(epochs=4, **{**options, "lr": 0.4}), load_checkpoint(path))
+    # The schedule keeps its position (two halvings so far) and continues from the new base.
+    assert resumed.history["lr"] == pytest.approx([0.1, 0.05, 0.4 * 0.25, 0.4 * 0.125])
+    assert resumed.scheduler.base_lrs == [0.4]
+    assert resumed.optimizer.param_groups[0]["lr"] == pytest.approx(0.4 * 0.0625)

@@ -34,19 +34,29 @@ from engine.modelio import array_state, load_array_state
 
 
 def perceptron_criterion(scores: np.ndarray, y: np.ndarray) -> float:
-    """The perceptron criterion (Duda & Hart): mean amount by which samples are on the wrong side.
+    """What the rule still has to correct: the share of mistakes plus how far they are wrong.
+
+    Duda & Hart's perceptron criterion, the mean amount by which samples are on the wrong side,
+    is zero on the decision boundary too (Pattern Classification, 2nd ed., Sec. 5.5.1), so at
+    w = 0, where every score ties and the rule corrects every sample, it would read 0. Each
+    sample the rule would correct therefore adds 1 to that amount.
 
     Args:
         scores: (B, 1) for two classes, (B, C) with Kesler's construction.
         y: (B,) class indices.
     Returns:
-        0 exactly when every sample is on its correct side (ties count as wrong).
+        The mean over samples of [mistake] * (1 + amount on the wrong side); 0 exactly when the
+        rule, as train_step applies it, would correct no sample. With two classes a tie
+        (w.x + b = 0) is a mistake; with Kesler's construction a sample is a mistake when the
+        argmax (ties to the lowest index, as in predict) is not its class.
     """
     if scores.shape[1] == 1:
-        t = 2.0 * y - 1.0  # (B,) labels 0/1 -> targets -1/+1
-        return float(np.mean(np.maximum(0.0, -t * scores[:, 0])))
+        margin = (2.0 * y - 1.0) * scores[:, 0]  # (B,) t * (w.x + b), targets t = -1/+1
+        wrong = margin <= 0  # a tie counts as wrong, as in train_step
+        return float(np.mean(wrong * (1.0 - margin)))
     true_scores = scores[np.arange(len(y)), y]  # (B,)
-    return float(np.mean(scores.max(axis=1) - true_scores))
+    wrong = scores.argmax(axis=1) != y  # (B,)
+    return float(np.mean(wrong * (1.0 + scores.max(axis=1) - true_scores)))
 
 
 class Perceptron:
@@ -59,6 +69,13 @@ class Perceptron:
         init: "zeros" (the textbook start) or "random" (small Gaussian weights).
         seed: Seed for the random initialisation.
     """
+
+    # Read by the gradient audit (engine/audit.py): update ratios outside the healthy bands that
+    # are the rule itself, logged once at INFO with the reason instead of warned about.
+    audit_expected = {
+        "unstable": "the perceptron rule steps by lr * x on every mistake, by design",
+        "frozen": "the perceptron rule changes nothing on a correctly classified sample",
+    }
 
     def __init__(
         self,

@@ -1,6 +1,7 @@
 """The perceptron's known outcomes, and its command-line workflow as a user runs it."""
 
 import json
+import logging
 import signal
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 
+from data_utils import load_dataset
 from utils.modules import load_model_modules
 from utils.testing import assert_clean_failure, copy_model, run_script, train_in_memory
 
@@ -39,6 +41,9 @@ def test_cannot_fit_xor():
     assert (model.predict(x) == y).mean() <= 0.75
     assert max(history["val_accuracy"]) <= 0.75, "no line separates XOR, at any epoch"
     assert min(history["train_accuracy"]) < 1.0
+    # The criterion is 0 only when every point is strictly right, which no line achieves on XOR
+    # (with ties read as right, epochs whose weights returned to 0 showed a val loss of 0).
+    assert min(history["val_loss"]) > 0 and min(history["train_loss"]) > 0
 
 
 def test_multiclass_kesler_construction_learns_separable_classes():
@@ -55,7 +60,42 @@ def test_multiclass_kesler_construction_learns_separable_classes():
 def test_criterion_is_zero_only_when_all_points_are_right():
     crit = mods.model.perceptron_criterion
     assert crit(np.array([[1.0], [-2.0]]), np.array([1, 0])) == 0.0
-    assert crit(np.array([[-1.0], [-2.0]]), np.array([1, 0])) == pytest.approx(0.5)
+    # one mistake of the two, 1 on the wrong side: (1 + 1) / 2
+    assert crit(np.array([[-1.0], [-2.0]]), np.array([1, 0])) == pytest.approx(1.0)
+    # a tie is a mistake for either class, as in train_step
+    assert crit(np.array([[0.0], [0.0]]), np.array([1, 0])) == pytest.approx(1.0)
+    # Kesler: the argmax's class is the prediction; 2 above the true score costs 1 + 2
+    assert crit(np.array([[3.0, 1.0, 0.0]]), np.array([1])) == pytest.approx(3.0)
+    assert crit(np.array([[3.0, 1.0, 0.0]]), np.array([0])) == 0.0
+
+
+@pytest.mark.parametrize("dataset", ["xor", "blobs"])
+def test_zero_weights_cost_more_than_zero(dataset):
+    """At w = 0 every score ties and the rule corrects every sample: the loss must say so."""
+    splits = load_dataset(dataset, seed=0)
+    x, y = splits.x_train.numpy(), splits.y_train.numpy()
+    model = mods.model.Perceptron(num_features=splits.num_features)
+    assert mods.model.perceptron_criterion(model(x), y) == pytest.approx(1.0)
+    assert model.train_step(x, y)["loss"] == pytest.approx(1.0)  # measured before the updates
+    kesler = mods.model.Perceptron(num_features=splits.num_features, num_classes=3)
+    y3 = np.arange(len(y)) % 3  # argmax of tied scores is class 0: the others are mistakes
+    assert mods.model.perceptron_criterion(kesler(x), y3) == pytest.approx(np.mean(y3 != 0))
+
+
+def test_xor_audit_explains_the_rules_large_steps_instead_of_warning(caplog):
+    """The quick start: the rule's unit steps are recorded, explained once, never warned."""
+    with caplog.at_level(logging.INFO, logger="engine.audit"):
+        _, _, history = train_in_memory(SPEC, "xor")
+    ratios = [
+        v["update_ratio"]
+        for r in history["audit"]
+        for v in r["layers"].values()
+        if v["update_ratio"]
+    ]
+    assert max(ratios) > 0.1  # recorded as measured
+    audit = [r for r in caplog.records if r.name == "engine.audit"]
+    assert audit and all(r.levelno == logging.INFO for r in audit)
+    assert any("by design" in r.getMessage() for r in audit)
 
 
 # ---------------------------------------------------------------------- as a user runs it

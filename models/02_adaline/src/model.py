@@ -101,6 +101,13 @@ class Adaline:
         else:
             self.weight = rng.normal(0.0, 0.01, size=(units, num_features))
         self.bias = np.zeros(units)
+        if variant == "online":
+            # Read by the gradient audit (engine/audit.py): logged once at INFO, not warned about.
+            self.audit_expected = {
+                "unstable": "online LMS with a fixed step never settles (misadjustment): each "
+                "sample moves the weights by lr * e * x, large next to weights whose least-squares "
+                "value is near 0 (a bias on balanced classes, every weight on XOR)"
+            }
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         """Analog outputs w.x + b: (B, ...) -> (B, 1) for two classes, (B, C) otherwise."""

@@ -14,22 +14,36 @@ import math
 import sys
 from pathlib import Path
 
-import numpy as np
-import plots
-import torch
-from config import HopfieldConfig
-from constants import EXPERIMENTS_FILE, MODEL_DIR, MODEL_NAME
-from model import (
-    HopfieldNetwork,
-    corrupt,
-    create_criterion,
-    create_model,
-    recall,
-    recall_from_cues,
-)
+try:  # as a script, a missing package or Ctrl-C while torch loads is one message
+    import numpy as np
+    import plots
+    import torch
+    from config import HopfieldConfig
+    from constants import EXPERIMENTS_FILE, MODEL_DIR, MODEL_NAME
+    from model import (
+        HopfieldNetwork,
+        corrupt,
+        create_criterion,
+        create_model,
+        recall,
+        recall_from_cues,
+    )
 
-from data_utils import DatasetSplits
-from engine.workflow import ModelSpec, train_main
+    from data_utils import DatasetSplits
+    from engine.workflow import ModelSpec, train_main
+except (ModuleNotFoundError, KeyboardInterrupt) as err:
+    if __name__ != "__main__":  # imported (by another script or a test): it decides
+        raise
+    if isinstance(err, KeyboardInterrupt):
+        sys.stderr.write("interrupted (Ctrl-C) during start-up; nothing was written\n")
+        sys.exit(130)
+    sys.exit(
+        f"{err} (python: {sys.executable}). This script needs the project's environment: "
+        "run it with the repository's .venv/bin/python (../../.venv/bin/python from a model "
+        "folder) or the model's own .venv/bin/python. Create it at the repository root with: "
+        "python3 -m venv .venv && .venv/bin/pip install -r requirements-dev.txt -e . "
+        '(README.md, "Using a model").'
+    )
 
 logger = logging.getLogger(__name__)
 
