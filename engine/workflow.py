@@ -665,6 +665,13 @@ def load_trained(
     return model, config, splits, state
 
 
+def _eval_prefix(experiment: str, trained_on: str | None) -> str:
+    """Plot names of an evaluation: another experiment's checkpoint never replaces the own's."""
+    if trained_on in (None, experiment):
+        return f"{experiment}_eval"
+    return f"{experiment}_eval_of_{trained_on}"
+
+
 def _evaluate(spec: ModelSpec, args: argparse.Namespace) -> int:
     device = select_device(args.device)
     model, config, splits, state = load_trained(
@@ -714,7 +721,7 @@ def _evaluate(spec: ModelSpec, args: argparse.Namespace) -> int:
             test_loader,
             paths,
             history=state.get("history"),
-            prefix=f"{config.experiment}_eval",
+            prefix=_eval_prefix(config.experiment, result["trained_on"]),
             scored_split=split,
         )
         logger.info("plots: %s", ", ".join(str(p) for p in figures.values()))

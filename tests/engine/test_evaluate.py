@@ -73,6 +73,16 @@ def test_another_experiment_is_said_and_never_replaces_the_own_result(
     assert "was trained on experiment 'smoke'" in messages and "experiment 'other'" in messages
 
 
+def test_plots_of_another_experiment_never_replace_the_own_plots(spec, trained, restore_logging):
+    argv = ["--checkpoint", str(trained), "--visualize"]
+    assert workflow.evaluate_main(spec, argv) == 0
+    assert workflow.evaluate_main(spec, argv + ["--experiment", "other"]) == 0
+    vis = Path(spec.model_dir) / "outputs" / "visualizations"
+    assert (vis / "smoke_eval_confusion.png").is_file()
+    assert (vis / "other_eval_of_smoke_confusion.png").is_file()
+    assert not (vis / "other_eval_confusion.png").exists()
+
+
 def write_text(path: Path, trained: Path) -> None:
     path.write_text("root:x:0:0:root:/root:/bin/bash\n")  # /etc/passwd: an IndexError on main
 

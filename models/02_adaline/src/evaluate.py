@@ -9,23 +9,9 @@ the split that training held out.
 
 import sys
 
-try:  # as a script, a missing package or Ctrl-C while torch loads is one message
-    from train import SPEC
+from train import SPEC
 
-    from engine.workflow import evaluate_main
-except (ModuleNotFoundError, KeyboardInterrupt) as err:
-    if __name__ != "__main__":  # imported (by another script or a test): it decides
-        raise
-    if isinstance(err, KeyboardInterrupt):
-        sys.stderr.write("interrupted (Ctrl-C) during start-up; nothing was written\n")
-        sys.exit(130)
-    sys.exit(
-        f"{err} (python: {sys.executable}). This script needs the project's environment: "
-        "run it with the repository's .venv/bin/python (../../.venv/bin/python from a model "
-        "folder) or the model's own .venv/bin/python. Create it at the repository root with: "
-        "python3 -m venv .venv && .venv/bin/pip install -r requirements-dev.txt -e . "
-        '(README.md, "Using a model").'
-    )
+from engine.workflow import evaluate_main
 
 
 def main(argv: list[str] | None = None) -> int:

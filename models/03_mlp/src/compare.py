@@ -7,7 +7,7 @@ The reference is the Fashion-MNIST benchmark (Xiao, Rasul & Vollgraf 2017, Table
 benchmark page): MLPClassifier(hidden_layer_sizes=(100,)), ReLU, Adam, at 0.871 test accuracy.
 Here it is fitted on exactly the training split our model saw (pixels scaled to [0, 1], as our
 model reads them), with scikit-learn's other defaults, and both are scored on the canonical test
-set. The result goes to outputs/logs/<checkpoint>.compare.json.
+set. The result goes to outputs/logs/<checkpoint>.<experiment>.compare.json.
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
         seconds,
         PUBLISHED_SKLEARN_MLP,
     )
-    out = LOGS_DIR / f"{Path(state['path']).stem}.compare.json"
+    out = LOGS_DIR / f"{Path(state['path']).stem}.{config.experiment}.compare.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
     if args.json:

@@ -4,8 +4,9 @@
     python src/shift.py --checkpoint best --experiment mnist --json
 
 Every test image is translated by k pixels right, left, down and up (zero fill, analysis.py);
-the accuracy per direction and their mean go to outputs/logs/<checkpoint>.shift.json and the
-curve to outputs/visualizations/<experiment>_shift.png. Module 2's CNNs run the same test.
+the accuracy per direction and their mean go to
+outputs/logs/<checkpoint>.<experiment>.shift.json and the curve to
+outputs/visualizations/<experiment>_shift.png. Module 2's CNNs run the same test.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     result.update(shift_robustness(model, splits))
     for k, acc in zip(result["shifts"], result["accuracy"]["mean"]):
         logger.info("shift %d px | test accuracy %.4f (mean of 4 directions)", k, acc)
-    out = LOGS_DIR / f"{Path(state['path']).stem}.shift.json"
+    out = LOGS_DIR / f"{Path(state['path']).stem}.{config.experiment}.shift.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
     figure = plot_shift_curve(

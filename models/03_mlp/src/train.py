@@ -10,8 +10,10 @@ model.py, the PyTorch net takes the Trainer's backprop path.
 """
 
 import sys
+from pathlib import Path
 
-try:  # as a script, a missing package or Ctrl-C while torch loads is one message
+try:  # run as a script (train.py, evaluate.py, ...): a missing package or Ctrl-C
+    # while torch loads is one message, not a traceback
     import analysis
     from config import MLPConfig
     from constants import EXPERIMENTS_FILE, MODEL_DIR, MODEL_NAME
@@ -19,8 +21,8 @@ try:  # as a script, a missing package or Ctrl-C while torch loads is one messag
 
     from engine.workflow import ModelSpec, train_main
 except (ModuleNotFoundError, KeyboardInterrupt) as err:
-    if __name__ != "__main__":  # imported (by another script or a test): it decides
-        raise
+    if Path(sys.argv[0]).resolve().parent != Path(__file__).resolve().parent:
+        raise  # imported by a test or a tool: the importer reports it
     if isinstance(err, KeyboardInterrupt):
         sys.stderr.write("interrupted (Ctrl-C) during start-up; nothing was written\n")
         sys.exit(130)
