@@ -43,6 +43,7 @@ from data_utils import ArrayLoader, DatasetSplits, load_dataset
 from engine.trainer import Trainer
 from engine.workflow import build_optimizer
 from utils.config import load_config
+from utils.files import plain
 from utils.metadata import git_info
 from utils.modules import load_model_modules
 
@@ -566,7 +567,7 @@ def write_results(script: str, payload: dict[str, Any], load: LoadMonitor) -> Pa
         "load": load.summary(),
         **payload,
     }
-    path.write_text(json.dumps(document, indent=2) + "\n")
+    path.write_text(json.dumps(plain(document), indent=2) + "\n")
     return path
 
 

@@ -1,17 +1,28 @@
 """data_utils: the data layer shared by every model.
 
-    from data_utils import load_dataset, create_data_loaders
-    splits = load_dataset("iris_binary", seed=42)
-    train_loader, val_loader, test_loader = create_data_loaders(splits, batch_size=16)
+    from data_utils import load_dataset, batch_size_of
+    splits = load_dataset("iris_binary", seed=42)      # any registered name: arrays, text, graphs
+    train_loader, val_loader, test_loader = splits.loaders(16, seed=42)
+    train_loader.set_epoch(0)
+    for batch in train_loader:                          # (x, y), a dict, or (x, [targets])
+        n = batch_size_of(batch)
 
 The registry DATASETS (a plain dict) lists every data set; see docs/datasets.md for sources,
 checksums and shapes. Files are looked up in --data-dir / $AIFS_DATA_DIR, then the user cache,
 then system folders, then downloaded (data_utils/sources.py).
 """
 
-from data_utils.base import DatasetSplits, RawDataset
+from data_utils.base import DatasetSplits, Loader, RawDataset, Splits
 from data_utils.graphs import GraphData, normalized_adjacency
-from data_utils.loaders import ArrayLoader, create_data_loaders, epoch_generator
+from data_utils.loaders import (
+    ArrayLoader,
+    FullGraphLoader,
+    ListTargetLoader,
+    TokenWindows,
+    batch_size_of,
+    create_data_loaders,
+    epoch_generator,
+)
 from data_utils.registry import DATASETS
 from data_utils.sources import cache_dir, fetch
 from data_utils.splits import (
@@ -28,10 +39,16 @@ __all__ = [
     "ArrayLoader",
     "CharCorpus",
     "DatasetSplits",
+    "FullGraphLoader",
     "GraphData",
+    "ListTargetLoader",
+    "Loader",
     "RawDataset",
     "SegmentationData",
+    "Splits",
+    "TokenWindows",
     "Vocabulary",
+    "batch_size_of",
     "cache_dir",
     "create_data_loaders",
     "epoch_generator",

@@ -1,7 +1,9 @@
-"""The two containers every data set passes through: RawDataset and DatasetSplits.
+"""The containers of the data layer, and the two small interfaces the engine relies on.
 
-A registered loader returns a RawDataset (all examples, plus the source's canonical test split
-when it has one); load_dataset turns it into a DatasetSplits (train/val/test, standardised).
+A registered loader of labelled examples returns a RawDataset (all examples, plus the source's
+canonical test split when it has one); load_dataset turns it into a DatasetSplits (train/val/test,
+standardised). Data of other shapes (a token stream, a graph, segmentation masks) come in their
+own containers; all of them satisfy ``Splits``, and all their loaders satisfy ``Loader``.
 
 Conventions shared by the whole project:
     features  torch.float32 (N, ...), or torch.uint8 images (N, C, H, W) turned into floats per
@@ -13,12 +15,70 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol, runtime_checkable
 
 import torch
 from torch import Tensor
 
+if TYPE_CHECKING:
+    from data_utils.loaders import ArrayLoader
+
 Transform = Callable[[Tensor], Tensor]
+
+
+@runtime_checkable
+class Loader(Protocol):
+    """What the Trainer needs from a loader of any kind of batch.
+
+    Iterating gives one epoch of batches (a tuple, a dict or a list; ``batch_size_of`` counts
+    the samples of each). The order is a function of (seed, epoch) only: the Trainer calls
+    ``set_epoch(epoch)`` before every epoch, so a resumed run replays exactly the same batches.
+
+    Attributes:
+        batch_size: Samples per full batch (the last batch of an epoch may be smaller).
+    """
+
+    batch_size: int
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the order of this epoch."""
+
+    def __iter__(self) -> Iterator[Any]:
+        """The batches of the current epoch."""
+
+    def __len__(self) -> int:
+        """Number of batches per epoch for this rank."""
+
+
+@runtime_checkable
+class Splits(Protocol):
+    """What ``load_dataset`` returns for every registered name.
+
+    DatasetSplits (arrays of labelled examples), CharCorpus (a token stream), GraphData (one
+    graph with node masks) and SegmentationData (images with per-pixel masks) all implement it.
+
+    Attributes:
+        name: Registry name of the data set.
+    """
+
+    name: str
+
+    def loaders(
+        self,
+        batch_size: int,
+        *,
+        seed: int,
+        rank: int = 0,
+        world_size: int = 1,
+        eval_batch_size: int | None = None,
+    ) -> tuple[Loader, Loader, Loader]:
+        """(train, val, test) loaders; only train is shuffled, all are sharded by rank."""
+
+    def facts(self) -> dict[str, Any]:
+        """Plain values (str, int, float, lists) that a checkpoint records about its data."""
+
+    def summary(self) -> str:
+        """One log line: the split sizes and the data's key numbers."""
 
 
 def check_labels(y: Tensor, num_classes: int, what: str) -> None:
@@ -146,3 +206,40 @@ class DatasetSplits:
         if self.transform is not None:
             x = self.transform(x)
         return x, self.class_names[int(y[index])]
+
+    def loaders(
+        self,
+        batch_size: int,
+        *,
+        seed: int,
+        rank: int = 0,
+        world_size: int = 1,
+        eval_batch_size: int | None = None,
+    ) -> tuple[ArrayLoader, ArrayLoader, ArrayLoader]:
+        """ArrayLoaders (train shuffled per epoch, val and test in order): create_data_loaders."""
+        from data_utils.loaders import create_data_loaders  # loaders.py imports this module
+
+        return create_data_loaders(
+            self,
+            batch_size,
+            seed=seed,
+            eval_batch_size=eval_batch_size,
+            rank=rank,
+            world_size=world_size,
+        )
+
+    def facts(self) -> dict[str, Any]:
+        """Data set name, number and names of the classes, and the shape of one example."""
+        return {
+            "dataset": self.name,
+            "num_classes": self.num_classes,
+            "class_names": list(self.class_names),
+            "input_shape": list(self.input_shape),
+        }
+
+    def summary(self) -> str:
+        """E.g. "train 51000 | val 9000 | test 10000 | 10 classes"."""
+        return (
+            f"train {len(self.y_train)} | val {len(self.y_val)} | test {len(self.y_test)} | "
+            f"{self.num_classes} classes"
+        )

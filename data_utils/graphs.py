@@ -1,7 +1,8 @@
 """Graph data sets for node classification: Cora and Citeseer (Planetoid split), Zachary's karate.
 
 One graph is one example, so these do not fit RawDataset; GraphData holds the node features, the
-GCN propagation matrix, labels and the transductive train/val/test node masks.
+GCN propagation matrix, labels and the transductive train/val/test node masks. Its loaders
+(FullGraphLoader) yield the whole graph once per epoch with one split's mask.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import logging
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import networkx as nx
 import numpy as np
@@ -17,6 +19,7 @@ import scipy.sparse as sp
 import torch
 from torch import Tensor
 
+from data_utils.loaders import FullGraphLoader
 from data_utils.sources import fetch, load_pickle
 from utils.exceptions import DataError
 
@@ -40,6 +43,9 @@ CITESEER_CLASSES = ["AI", "ML", "IR", "DB", "Agents", "HCI"]
 @dataclass
 class GraphData:
     """One graph for transductive node classification.
+
+    It is its own Splits (data_utils.base): ``loaders`` gives three FullGraphLoaders, one batch
+    per epoch each, that differ only by their mask.
 
     Attributes:
         name: Registry name.
@@ -75,6 +81,47 @@ class GraphData:
     def num_features(self) -> int:
         """Features per node F."""
         return self.x.shape[1]
+
+    def loaders(
+        self,
+        batch_size: int,
+        *,
+        seed: int,
+        rank: int = 0,
+        world_size: int = 1,
+        eval_batch_size: int | None = None,
+    ) -> tuple[FullGraphLoader, FullGraphLoader, FullGraphLoader]:
+        """Full-graph loaders with the train, val and test masks.
+
+        ``batch_size``, ``eval_batch_size`` and ``seed`` are accepted for the shared interface and
+        not used: a batch is the whole graph (its batch_size is the number of masked nodes) and
+        nothing is shuffled. With world_size > 1 each rank gets a strided share of every mask.
+        """
+        shard = dict(rank=rank, world_size=world_size)
+        return (
+            FullGraphLoader(self, self.train_mask, **shard),
+            FullGraphLoader(self, self.val_mask, **shard),
+            FullGraphLoader(self, self.test_mask, **shard),
+        )
+
+    def facts(self) -> dict[str, Any]:
+        """Data set name, nodes, features per node, number and names of the classes."""
+        return {
+            "dataset": self.name,
+            "num_nodes": self.num_nodes,
+            "num_features": self.num_features,
+            "num_classes": self.num_classes,
+            "class_names": list(self.class_names),
+        }
+
+    def summary(self) -> str:
+        """E.g. "2708 nodes | 5278 edges | 1433 features | train 140 | val 500 | ..."."""
+        return (
+            f"{self.num_nodes} nodes | {self.edge_index.shape[1] // 2} edges | "
+            f"{self.num_features} features | train {int(self.train_mask.sum())} | "
+            f"val {int(self.val_mask.sum())} | test {int(self.test_mask.sum())} | "
+            f"{self.num_classes} classes"
+        )
 
 
 def normalized_adjacency(edge_index: Tensor, num_nodes: int) -> Tensor:

@@ -3,10 +3,20 @@
 Every loader is called as ``loader(seed=..., data_dir=..., **options)``. The CLI, the tests and
 docs/datasets.md all enumerate this dict; adding a data set means adding one line here.
 
-Most loaders return a RawDataset, which load_dataset splits and standardises. Four kinds of data
-do not fit "N examples with one class each" and return their own container instead, which already
-carries its canonical split: CharCorpus (tiny_shakespeare), GraphData (cora, citeseer, karate)
-and SegmentationData (isbi_membrane). Call those loaders directly: ``DATASETS["cora"]()``.
+Use every data set through ``load_dataset(name, seed=..., **options)``, which returns a Splits
+(data_utils.base) with ``loaders(batch_size, seed=...)``, ``facts()`` and ``summary()``:
+
+    loader returns     load_dataset returns          loaders yield
+    RawDataset         DatasetSplits (split here)    ArrayLoader: (x, y)
+    CharCorpus         the CharCorpus                TokenWindows: (x, y) int64 (B, T)
+    GraphData          the GraphData                 FullGraphLoader: {"x", "adj", ..., "mask"}
+    SegmentationData   the SegmentationData          ArrayLoader: (image, mask (B, H, W))
+
+Most loaders return a RawDataset (N examples with one class each), which load_dataset splits
+and standardises. Text (tiny_shakespeare), graphs (cora, citeseer, karate) and segmentation
+(isbi_membrane) do not fit that shape; their loaders return their own container, which carries
+its split and is itself a Splits. Calling a loader directly, ``DATASETS["cora"]()``, gives the
+same container.
 """
 
 from __future__ import annotations

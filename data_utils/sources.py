@@ -11,9 +11,9 @@ Each file is looked up, in order, in
        when that variable is set (a mirror has the same layout as a data directory).
 
 ``AIFS_OFFLINE=1`` turns step 4 off. Every file is checked against its known checksum; a mismatch
-is a DataError naming the file and both checksums. Downloads are atomic: bytes go to a temporary
-file in the destination folder, are fsynced and verified, and only then renamed into place, so an
-interrupted or corrupt download never leaves a file under the real name.
+is a DataError naming the file and both checksums. Downloads are atomic (utils.files.atomic_write):
+bytes go to a temporary file in the destination folder, are verified and fsynced, and only then
+renamed into place, so an interrupted or corrupt download never leaves a file under the real name.
 
 Verifying a large file costs a full read (about 0.1 s for MNIST). After a successful check a small
 JSON marker (file size, mtime in ns, the matched digest) is written under ``<cache>/verified/``;
@@ -31,7 +31,6 @@ import json
 import logging
 import os
 import pickle
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -45,6 +44,7 @@ from tqdm import tqdm
 
 from data_utils.checksums import SOURCES, DataSource, FileSpec
 from utils.exceptions import DataError
+from utils.files import atomic_write
 
 try:  # numpy >= 2
     from numpy._core import multiarray as _multiarray
@@ -216,7 +216,8 @@ def _write_marker(path: Path, digest: str) -> None:
     record = {"path": str(path.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
     record["digest"] = digest
     try:
-        atomic_write_bytes(_marker_path(path), json.dumps(record).encode())
+        with atomic_write(_marker_path(path)) as out:
+            out.write(json.dumps(record).encode())
     except OSError as err:  # a read-only cache only costs a re-hash next time
         logger.debug("could not write verification marker for %s: %s", path, err)
 
@@ -278,60 +279,29 @@ class _Retryable(Exception):
     """A transfer cut short by the connection: worth another attempt."""
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write bytes to path atomically: temp file in the same folder, fsync, os.replace."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return  # not supported (Windows): the rename is still atomic
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass  # some file systems refuse fsync on directories; nothing to recover
-    finally:
-        os.close(fd)
-
-
 def _download_once(url: str, spec: FileSpec, dest: Path) -> None:
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-    try:
-        sha, md5 = hashlib.sha256(), hashlib.md5()
-        received = 0
-        with os.fdopen(fd, "wb") as out:
-            with urllib.request.urlopen(url, timeout=TIMEOUT_SECONDS) as response:
-                header = response.headers.get("Content-Length")
-                expected_size = int(header) if header else spec.size
-                bar = tqdm(
-                    total=expected_size,
-                    unit="B",
-                    unit_scale=True,
-                    desc=dest.name,
-                    disable=None,  # no bar when stderr is not a terminal
-                    leave=False,
-                )
-                with bar:
-                    while chunk := response.read(_CHUNK):
-                        out.write(chunk)
-                        sha.update(chunk)
-                        md5.update(chunk)
-                        received += len(chunk)
-                        bar.update(len(chunk))
-            out.flush()
-            os.fsync(out.fileno())
+    sha, md5 = hashlib.sha256(), hashlib.md5()
+    received = 0
+    # a transfer that is cut short or fails its checksum raises inside the block: nothing is saved
+    with atomic_write(dest) as out:
+        with urllib.request.urlopen(url, timeout=TIMEOUT_SECONDS) as response:
+            header = response.headers.get("Content-Length")
+            expected_size = int(header) if header else spec.size
+            bar = tqdm(
+                total=expected_size,
+                unit="B",
+                unit_scale=True,
+                desc=dest.name,
+                disable=None,  # no bar when stderr is not a terminal
+                leave=False,
+            )
+            with bar:
+                while chunk := response.read(_CHUNK):
+                    out.write(chunk)
+                    sha.update(chunk)
+                    md5.update(chunk)
+                    received += len(chunk)
+                    bar.update(len(chunk))
         if header and received != int(header):  # the connection dropped mid-transfer
             raise _Retryable(f"got {received} of {header} bytes from {url}")
         sha_hex, md5_hex = sha.hexdigest(), md5.hexdigest()
@@ -349,11 +319,6 @@ def _download_once(url: str, spec: FileSpec, dest: Path) -> None:
                 f"checksum mismatch for {dest.name} downloaded from {url}: expected {expected}, "
                 f"got {actual}{size_note}; nothing was saved"
             )
-        os.replace(tmp, dest)
-        _fsync_dir(dest.parent)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     _write_marker(dest, spec.sha256 or spec.md5 or sha_hex)
 
 
@@ -444,17 +409,9 @@ def cached_arrays(
         except (OSError, ValueError, zlib.error) as err:
             logger.warning("decoded cache %s is unreadable (%s); rebuilding it", path, err)
     arrays = build()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     try:
-        with os.fdopen(fd, "wb") as out:
+        with atomic_write(path) as out:
             np.savez(out, **arrays)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
     except OSError as err:  # a read-only cache only costs a re-decode next time
         logger.debug("could not cache decoded arrays at %s: %s", path, err)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return arrays

@@ -1,4 +1,9 @@
-"""load_dataset: registry look-up, deterministic stratified splits, train-only standardisation."""
+"""load_dataset: registry look-up, deterministic stratified splits, train-only standardisation.
+
+Every registered name goes through load_dataset and comes back as a Splits (data_utils.base):
+arrays of labelled examples as a DatasetSplits, text as a CharCorpus, graphs as a GraphData,
+segmentation as a SegmentationData.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +11,12 @@ import dataclasses
 import inspect
 import logging
 from pathlib import Path
-from typing import get_type_hints
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from data_utils.base import DatasetSplits, RawDataset
+from data_utils.base import DatasetSplits, RawDataset, Splits
 from utils.exceptions import DataError
 
 logger = logging.getLogger(__name__)
@@ -83,9 +87,12 @@ def standardization_stats(x: Tensor) -> tuple[Tensor, Tensor]:
     return mean, std
 
 
+DEFAULT_VAL_FRACTION = 0.15  # of the examples of an array data set (see load_dataset)
+
+
 def _check_options(name: str, loader: object, options: dict[str, object]) -> None:
     params = inspect.signature(loader).parameters  # type: ignore[arg-type]
-    accepted = [p for p in params if p not in ("seed", "data_dir")]
+    accepted = [p for p in params if p not in ("seed", "data_dir", "val_fraction")]
     unknown = sorted(set(options) - set(accepted))
     if unknown:
         raise DataError(
@@ -98,39 +105,58 @@ def load_dataset(
     name: str,
     *,
     seed: int = 42,
-    val_fraction: float = 0.15,
+    val_fraction: float | None = None,
     test_fraction: float = 0.15,
     standardize: bool = True,
     data_dir: str | Path | None = None,
     **options: object,
-) -> DatasetSplits:
-    """Load a registered data set and split it into train/val/test.
+) -> Splits:
+    """Load a registered data set, split into train/val/test, with its loaders.
 
-    Deterministic: the same (name, seed, fractions, options) always gives identical splits, so
-    train.py and evaluate.py see the same test set. Splits are stratified by label and disjoint.
-    When the source has a canonical test split (MNIST, CIFAR-10, ...) it is kept as the test set,
-    ``test_fraction`` is ignored and val is ``val_fraction`` of the canonical training set. When it
-    also has a canonical validation split (SST-2) all three are kept and both fractions are
-    ignored. For ``fixed_split`` sets (xor) train = val = test = all points.
+    Every registered name returns a Splits (data_utils.base): ``splits.loaders(batch_size,
+    seed=...)`` gives (train, val, test) loaders, ``splits.facts()`` what a checkpoint records,
+    ``splits.summary()`` one log line. What comes back depends on the data:
 
-    Float features are standardised with the mean and standard deviation of the training split
-    only (stored in ``splits.mean`` / ``splits.std``); uint8 images are left as they are and
-    converted per batch by ``splits.transform``.
+    - labelled examples (a registered loader returning a RawDataset): a DatasetSplits, split as
+      described below, with ArrayLoaders;
+    - text (tiny_shakespeare): a CharCorpus, split by position (val_fraction, default 0.1 as in
+      nanoGPT), with TokenWindows; options block_size, windows_per_epoch, train_mode;
+    - graphs (cora, citeseer, karate): a GraphData with its fixed node masks, with
+      FullGraphLoaders;
+    - segmentation (isbi_membrane): a SegmentationData whose val slices are a seeded choice of
+      val_fraction (default 0.2) of the labelled ones, with ArrayLoaders of (image, mask).
+
+    For these last three, ``val_fraction`` is passed to the data set's loader when it has one
+    (text, segmentation) and not used otherwise; ``test_fraction`` and ``standardize`` are not
+    used (no test split is carved from them; features are not standardised).
+
+    Labelled examples: deterministic, the same (name, seed, fractions, options) always gives
+    identical splits, so train.py and evaluate.py see the same test set. Splits are stratified by
+    label and disjoint. When the source has a canonical test split (MNIST, CIFAR-10, ...) it is
+    kept as the test set, ``test_fraction`` is ignored and val is ``val_fraction`` of the
+    canonical training set. When it also has a canonical validation split (SST-2) all three are
+    kept and both fractions are ignored. For ``fixed_split`` sets (xor) train = val = test = all
+    points. Float features are standardised with the mean and standard deviation of the
+    training split only (stored in ``splits.mean`` / ``splits.std``); uint8 images are left as
+    they are and converted per batch by ``splits.transform``.
 
     Args:
         name: Registry name, a key of DATASETS.
         seed: Seed of the split and, for synthetic sets, of the generator.
-        val_fraction: Fraction for validation (of all examples, or of the canonical train set).
-        test_fraction: Fraction for test, when the source has no canonical test split.
+        val_fraction: Fraction for validation; None: the data set's default (0.15 for labelled
+            examples, of all examples or of the canonical train set).
+        test_fraction: Fraction for test, when labelled examples have no canonical test split.
         standardize: Standardise float features with training-split statistics.
         data_dir: Directory holding downloaded data files (overrides AIFS_DATA_DIR).
-        **options: Loader-specific options, e.g. n_samples and noise for the synthetic sets.
+        **options: Loader-specific options, e.g. n_samples and noise for the synthetic sets,
+            block_size for tiny_shakespeare.
 
     Returns:
-        The splits, with labels int64 (N,).
+        The splits (labels int64 (N,) for labelled examples).
 
     Raises:
         DataError: Unknown name or option, or data files that are missing or corrupt.
+        ConfigError: An option value that cannot work (block_size < 1, an unknown window mode).
     """
     from data_utils.registry import DATASETS  # the registry imports every loader module
 
@@ -138,14 +164,16 @@ def load_dataset(
         raise DataError(f"unknown data set '{name}'; registered: {', '.join(sorted(DATASETS))}")
     loader = DATASETS[name]
     _check_options(name, loader, options)
-    kind = get_type_hints(loader).get("return", RawDataset)  # checked before any file is read
-    raw = loader(seed=seed, data_dir=data_dir, **options) if kind is RawDataset else None
-    if not isinstance(raw, RawDataset):
-        kind_name = getattr(kind, "__name__", None) if raw is None else type(raw).__name__
-        raise DataError(
-            f"data set '{name}' is a {kind_name}, not a RawDataset: call "
-            f"DATASETS['{name}'](data_dir=...) instead of load_dataset (see docs/datasets.md)"
-        )
+    if val_fraction is not None and "val_fraction" in inspect.signature(loader).parameters:
+        options = {**options, "val_fraction": val_fraction}
+    data = loader(seed=seed, data_dir=data_dir, **options)
+    if not isinstance(data, RawDataset):
+        assert isinstance(data, Splits), f"DATASETS['{name}'] returned a {type(data).__name__}"
+        logger.info("dataset %s | %s", name, data.summary())
+        return data
+    raw = data
+    if val_fraction is None:
+        val_fraction = DEFAULT_VAL_FRACTION
 
     if raw.fixed_split:
         x_train = x_val = x_test = raw.x

@@ -1,9 +1,10 @@
 """Text data sets: Tiny Shakespeare (characters) and SST-2 (sentences with a word vocabulary).
 
 Tiny Shakespeare is one long string, not a set of labelled examples, so it has its own container,
-CharCorpus: the vocabulary, encode/decode, and the train/val token streams split by position
-(nanoGPT's first 90% / last 10%). SST-2 is sentence classification and fits RawDataset: token ids
-padded to one length, with the standard train/dev/test splits kept.
+CharCorpus: the vocabulary, encode/decode, the train/val token streams split by position
+(nanoGPT's first 90% / last 10%), and the window options of its loaders (TokenWindows). SST-2
+is sentence classification and fits RawDataset: token ids padded to one length, with the
+standard train/dev/test splits kept.
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import Tensor
 
 from data_utils.base import RawDataset
+from data_utils.loaders import TokenWindows, check_window_options
 from data_utils.sources import fetch
 from utils.exceptions import DataError
 
@@ -30,6 +33,11 @@ logger = logging.getLogger(__name__)
 class CharCorpus:
     """A character-level corpus: vocabulary, encode/decode and a positional train/val split.
 
+    It is its own Splits (data_utils.base): ``loaders`` gives TokenWindows over the streams,
+    random windows for training and sequential ones for val and test. The corpus has no test
+    split (nanoGPT and char-rnn only hold out the last 10%), so the test loader reads the val
+    stream: test = val.
+
     Attributes:
         name: Registry name.
         text: The whole text.
@@ -37,6 +45,14 @@ class CharCorpus:
         train: Token ids of the first part of the text, int64 (T_train,).
         val: Token ids of the rest, int64 (T_val,). Splitting by position (not by random lines)
             keeps validation text unseen, as in char-rnn and nanoGPT.
+        block_size: Tokens per window T (nanoGPT's shakespeare_char config: 256).
+        windows_per_epoch: Random training windows per epoch (None: (T_train - 1) // block_size,
+            as many target tokens as the training stream).
+        train_mode: "random" (nanoGPT's random offsets) or "sequential" training windows.
+
+    Raises:
+        ConfigError: block_size < 1, an unknown train_mode, or windows_per_epoch < 1.
+        DataError: A stream too short for one window of block_size + 1 tokens.
     """
 
     name: str
@@ -44,10 +60,20 @@ class CharCorpus:
     chars: list[str]
     train: Tensor
     val: Tensor
-    stoi: dict[str, int] = field(init=False, repr=False)
+    block_size: int = 256
+    windows_per_epoch: int | None = None
+    train_mode: str = "random"
+    stoi: dict[str, int] = field(init=False, repr=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.stoi = {ch: i for i, ch in enumerate(self.chars)}
+        check_window_options(self.block_size, self.train_mode, self.windows_per_epoch)
+        for split, stream in (("train", self.train), ("val", self.val)):
+            if len(stream) < self.block_size + 1:
+                raise DataError(
+                    f"{self.name}: block_size {self.block_size} is too long for the {split} "
+                    f"stream of {len(stream)} tokens (a window needs block_size + 1)"
+                )
 
     @property
     def vocab_size(self) -> int:
@@ -83,33 +109,116 @@ class CharCorpus:
         y = data[starts.view(-1, 1) + offsets + 1]  # (B, T), shifted by one
         return x, y
 
+    def loaders(
+        self,
+        batch_size: int,
+        *,
+        seed: int,
+        rank: int = 0,
+        world_size: int = 1,
+        eval_batch_size: int | None = None,
+    ) -> tuple[TokenWindows, TokenWindows, TokenWindows]:
+        """TokenWindows: train in ``train_mode``, val and test (= val) sequential.
 
-def char_corpus(name: str, text: str, val_fraction: float = 0.1) -> CharCorpus:
+        Args:
+            batch_size: Windows per training batch.
+            seed: Seed of the random training windows (with the epoch).
+            rank: Index of this process.
+            world_size: Number of processes (each takes a strided share of the windows).
+            eval_batch_size: Windows per val/test batch (default: batch_size).
+        """
+        eval_bs = eval_batch_size or batch_size
+        shard = dict(rank=rank, world_size=world_size)
+        train = TokenWindows(
+            self.train,
+            self.block_size,
+            batch_size,
+            mode=self.train_mode,
+            windows_per_epoch=self.windows_per_epoch,
+            seed=seed,
+            **shard,
+        )
+        val = TokenWindows(self.val, self.block_size, eval_bs, mode="sequential", **shard)
+        test = TokenWindows(self.val, self.block_size, eval_bs, mode="sequential", **shard)
+        return train, val, test
+
+    def facts(self) -> dict[str, Any]:
+        """Data set name, vocabulary (token id i is vocabulary[i]) and block size."""
+        return {
+            "dataset": self.name,
+            "vocab_size": self.vocab_size,
+            "vocabulary": list(self.chars),
+            "block_size": self.block_size,
+        }
+
+    def summary(self) -> str:
+        """E.g. "train 1,003,854 chars | val 111,540 chars | test = val | vocab 65 | block 256"."""
+        return (
+            f"train {len(self.train):,} chars | val {len(self.val):,} chars | test = val | "
+            f"vocab {self.vocab_size} | block {self.block_size} | {self.train_mode} windows"
+        )
+
+
+def char_corpus(
+    name: str,
+    text: str,
+    val_fraction: float = 0.1,
+    *,
+    block_size: int = 256,
+    windows_per_epoch: int | None = None,
+    train_mode: str = "random",
+) -> CharCorpus:
     """Build a CharCorpus from text: sorted character vocabulary, positional split."""
     assert 0 <= val_fraction < 1, f"val_fraction must lie in [0, 1), got {val_fraction}"
     chars = sorted(set(text))
     stoi = {ch: i for i, ch in enumerate(chars)}
     ids = torch.tensor([stoi[ch] for ch in text], dtype=torch.int64)  # (T,)
     n_train = int(len(ids) * (1 - val_fraction))
-    return CharCorpus(name=name, text=text, chars=chars, train=ids[:n_train], val=ids[n_train:])
+    return CharCorpus(
+        name=name,
+        text=text,
+        chars=chars,
+        train=ids[:n_train],
+        val=ids[n_train:],
+        block_size=block_size,
+        windows_per_epoch=windows_per_epoch,
+        train_mode=train_mode,
+    )
 
 
 def load_tiny_shakespeare(
-    *, seed: int = 42, data_dir: str | Path | None = None, val_fraction: float = 0.1
+    *,
+    seed: int = 42,
+    data_dir: str | Path | None = None,
+    val_fraction: float = 0.1,
+    block_size: int = 256,
+    windows_per_epoch: int | None = None,
+    train_mode: str = "random",
 ) -> CharCorpus:
     """Tiny Shakespeare (Karpathy's char-rnn corpus): 1,115,394 characters, 65 distinct.
 
     Args:
-        seed: Unused (the split is positional).
+        seed: Unused (the split is positional; the windows are seeded by the loaders' seed).
         data_dir: Data directory holding tinyshakespeare/input.txt.
         val_fraction: Fraction at the end of the text used for validation (nanoGPT: 0.1).
+        block_size: Tokens per window (nanoGPT's shakespeare_char: 256).
+        windows_per_epoch: Random training windows per epoch (None: one stream's worth).
+        train_mode: "random" or "sequential" training windows (val/test are sequential).
     """
+    check_window_options(block_size, train_mode, windows_per_epoch)  # before reading the file
     path = fetch("tiny_shakespeare", data_dir)["input.txt"]
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
         raise DataError(f"cannot read {path} as UTF-8 text: {err}") from err
-    return char_corpus("tiny_shakespeare", text, val_fraction)
+    return char_corpus(
+        "tiny_shakespeare",
+        text,
+        val_fraction,
+        block_size=block_size,
+        windows_per_epoch=windows_per_epoch,
+        train_mode=train_mode,
+    )
 
 
 # ---------------------------------------------------------------- words

@@ -20,7 +20,7 @@ import zlib
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -29,6 +29,7 @@ from torch import Tensor
 
 from data_utils.base import RawDataset, Transform
 from data_utils.checksums import SOURCES
+from data_utils.loaders import ArrayLoader
 from data_utils.sources import (
     available_locally,
     cached_arrays,
@@ -38,7 +39,7 @@ from data_utils.sources import (
     search_folders,
 )
 from data_utils.transforms import to_float
-from utils.exceptions import DataError
+from utils.exceptions import ConfigError, DataError
 
 logger = logging.getLogger(__name__)
 
@@ -405,11 +406,18 @@ def load_cifar10(
 class SegmentationData:
     """Images with per-pixel class masks (not a RawDataset: labels are (N, H, W), not (N,)).
 
+    It is its own Splits (data_utils.base): ``loaders`` gives ArrayLoaders of (image, mask)
+    batches, x float32 (B, C, H, W) after ``transform`` and y int64 (B, H, W). When the source
+    publishes no test masks (ISBI), the test loader reads the validation slices: test = val.
+
     Attributes:
         name: Registry name.
-        x_train: Training images, uint8 (N, 1, H, W).
+        x_train: Training images, uint8 (N, C, H, W).
         y_train: Per-pixel class indices, int64 (N, H, W): the layout CrossEntropyLoss expects.
-        x_test: Test images, uint8 (M, 1, H, W) (ISBI publishes no test masks).
+        x_val: Held-out labelled images, uint8 (M, C, H, W) (a seeded choice of slices).
+        y_val: Their masks, int64 (M, H, W).
+        x_test: Unlabelled test images, uint8 (K, C, H, W) (ISBI publishes no test masks); for
+            predictions and figures, not for metrics.
         num_classes: Number of pixel classes.
         class_names: Name of each pixel class.
         transform: Per-batch image transform (uint8 -> float in [0, 1]).
@@ -418,10 +426,65 @@ class SegmentationData:
     name: str
     x_train: Tensor
     y_train: Tensor
+    x_val: Tensor
+    y_val: Tensor
     x_test: Tensor
     num_classes: int
     class_names: list[str]
     transform: Transform | None = to_float
+
+    def __post_init__(self) -> None:
+        assert len(self.class_names) == self.num_classes, "one class name per pixel class"
+        for split, x, y in (("train", self.x_train, self.y_train), ("val", self.x_val, self.y_val)):
+            assert x.dim() == 4 and y.dim() == 3, f"{split}: need x (N, C, H, W) and y (N, H, W)"
+            assert (
+                x.shape[0] == y.shape[0] and x.shape[2:] == y.shape[1:]
+            ), f"{split}: images {tuple(x.shape)} and masks {tuple(y.shape)} do not match"
+            assert y.dtype == torch.int64, f"{split}: masks must be int64, got {y.dtype}"
+            if y.numel() > 0:
+                assert (
+                    int(y.min()) >= 0 and int(y.max()) < self.num_classes
+                ), f"{split}: mask values must lie in 0..{self.num_classes - 1}"
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """Shape of one image, (C, H, W)."""
+        return tuple(self.x_train.shape[1:])
+
+    def loaders(
+        self,
+        batch_size: int,
+        *,
+        seed: int,
+        rank: int = 0,
+        world_size: int = 1,
+        eval_batch_size: int | None = None,
+    ) -> tuple[ArrayLoader, ArrayLoader, ArrayLoader]:
+        """(image, mask) ArrayLoaders: train shuffled per (seed, epoch), val and test = val."""
+        eval_bs = eval_batch_size or batch_size
+        common = dict(transform=self.transform, rank=rank, world_size=world_size)
+        train = ArrayLoader(
+            self.x_train, self.y_train, batch_size, shuffle=True, seed=seed, **common
+        )
+        val = ArrayLoader(self.x_val, self.y_val, eval_bs, **common)
+        test = ArrayLoader(self.x_val, self.y_val, eval_bs, **common)
+        return train, val, test
+
+    def facts(self) -> dict[str, Any]:
+        """Data set name, number and names of the pixel classes, and the shape of one image."""
+        return {
+            "dataset": self.name,
+            "num_classes": self.num_classes,
+            "class_names": list(self.class_names),
+            "input_shape": list(self.input_shape),
+        }
+
+    def summary(self) -> str:
+        """E.g. "train 24 images | val 6 | test = val (no test masks) | input (1, 512, 512)"."""
+        return (
+            f"train {len(self.x_train)} images | val {len(self.x_val)} | test = val (no test "
+            f"masks) | input {self.input_shape} | {self.num_classes} classes"
+        )
 
 
 def _read_png(path: Path) -> np.ndarray:
@@ -432,25 +495,44 @@ def _read_png(path: Path) -> np.ndarray:
         raise DataError(f"cannot decode image {path}: {err}") from err
 
 
-def load_isbi_membrane(*, seed: int = 42, data_dir: str | Path | None = None) -> SegmentationData:
+def load_isbi_membrane(
+    *, seed: int = 42, data_dir: str | Path | None = None, val_fraction: float = 0.2
+) -> SegmentationData:
     """ISBI 2012 EM membrane segmentation (the U-Net paper's data, Ronneberger et al. 2015).
 
-    30 training images of 512x512 with masks and 30 unlabelled test images. Mask pixels are
-    1 for cell interior (white, 255 in the PNGs) and 0 for membrane (black).
+    30 labelled images of 512x512 and 30 unlabelled test images. Mask pixels are 1 for cell
+    interior (white, 255 in the PNGs) and 0 for membrane (black). A seeded random choice of
+    round(val_fraction * 30) labelled slices (6 by default) is held out for validation; the
+    challenge's test masks are not public, so the loaders' test split is this validation split.
+
+    Args:
+        seed: Seed of the choice of validation slices.
+        data_dir: Data directory holding isbi2012-membrane/.
+        val_fraction: Fraction of the 30 labelled slices held out (0: train on all 30, as the
+            U-Net paper did, with empty val/test loaders).
     """
+    if not 0 <= val_fraction < 1:
+        raise ConfigError(f"val_fraction must lie in [0, 1), got {val_fraction}")
     paths = fetch("isbi_membrane", data_dir)
 
     def stack(names: list[str]) -> np.ndarray:
         return np.stack([_read_png(paths[name]) for name in names])  # (30, H, W)
 
-    images = stack([f"train/image/{i}.png" for i in range(30)])
-    masks = stack([f"train/label/{i}.png" for i in range(30)])
+    images = torch.from_numpy(stack([f"train/image/{i}.png" for i in range(30)])).unsqueeze(1)
+    masks = torch.from_numpy((stack([f"train/label/{i}.png" for i in range(30)]) > 127))
+    masks = masks.to(torch.int64)  # (30, H, W) in {0, 1}
     test = stack([f"test/{i}.png" for i in range(30)])
+    n_val = max(1, round(val_fraction * 30)) if val_fraction > 0 else 0
+    order = np.random.default_rng(seed).permutation(30)
+    val = torch.from_numpy(np.sort(order[:n_val]))
+    train = torch.from_numpy(np.sort(order[n_val:]))
     return SegmentationData(
         name="isbi_membrane",
-        x_train=torch.from_numpy(images).unsqueeze(1),  # (30, H, W) -> (30, 1, H, W)
-        y_train=torch.from_numpy((masks > 127).astype(np.int64)),  # (30, H, W) in {0, 1}
-        x_test=torch.from_numpy(test).unsqueeze(1),
+        x_train=images[train],  # (30 - n_val, 1, H, W)
+        y_train=masks[train],  # (30 - n_val, H, W)
+        x_val=images[val],
+        y_val=masks[val],
+        x_test=torch.from_numpy(test).unsqueeze(1),  # (30, H, W) -> (30, 1, H, W)
         num_classes=2,
         class_names=["membrane", "cell"],
     )

@@ -20,19 +20,19 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import pickle
 import re
 import struct
 import warnings
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, Callable
 
 import numpy as np
 import torch
 
 from utils.exceptions import CheckpointError
+from utils.files import atomic_write
 
 logger = logging.getLogger(__name__)
 
@@ -59,42 +59,13 @@ _MALFORMED = (
 )
 
 
-def _fsync_dir(folder: Path) -> None:
-    """Make a rename durable by syncing its folder (a no-op where folders cannot be opened)."""
+def _write(path: Path, write: Callable[[IO[bytes]], Any]) -> None:
+    """Write a file atomically (utils.files.atomic_write); a failure is a CheckpointError."""
     try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def atomic_write_bytes(path: Path, write: Any) -> None:
-    """Write a file atomically: temp file in the same folder, flush, fsync, then ``os.replace``.
-
-    Args:
-        path: Destination. A process killed at any point leaves either the old file or the new one.
-        write: Callable that receives the open binary file object and writes the content.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as handle:
+        with atomic_write(path) as handle:
             write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException as err:  # also Ctrl-C during the write: never leave the temp file
-        tmp.unlink(missing_ok=True)
-        if isinstance(err, OSError):
-            raise CheckpointError(f"could not write {path}: {err}") from err
-        raise
-    _fsync_dir(path.parent)
+    except OSError as err:
+        raise CheckpointError(f"could not write {path}: {err}") from err
 
 
 _PLAIN_TYPES = (type(None), bool, int, float, str, bytes, torch.Tensor)
@@ -135,7 +106,7 @@ def save_checkpoint(state: dict[str, Any], path: Path) -> Path:
     assert isinstance(state, dict), "a checkpoint is a dict"
     state = {"format": CHECKPOINT_FORMAT, "format_version": CHECKPOINT_VERSION, **state}
     check_plain(state)
-    atomic_write_bytes(Path(path), lambda handle: torch.save(state, handle))
+    _write(Path(path), lambda handle: torch.save(state, handle))
     return Path(path)
 
 
@@ -252,7 +223,7 @@ def export_safetensors(model_state: dict[str, Any], path: Path) -> Path:
 
     tensors = {k: torch.as_tensor(v).contiguous() for k, v in model_state.items()}
     data = save(tensors)
-    atomic_write_bytes(Path(path), lambda handle: handle.write(data))
+    _write(Path(path), lambda handle: handle.write(data))
     return Path(path)
 
 
@@ -371,7 +342,7 @@ class CheckpointManager:
             best_run = self._best_run(runs)
             info = {**runs[best_run], "run_name": best_run, "runs": runs}
         data = json.dumps(info).encode()
-        atomic_write_bytes(self.folder / f"{pointer}.json", lambda handle: handle.write(data))
+        _write(self.folder / f"{pointer}.json", lambda handle: handle.write(data))
 
     def _best_run(self, runs: dict[str, Any]) -> str:
         """The run whose best beats every comparable run's (same monitor and mode, file present);

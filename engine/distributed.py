@@ -175,6 +175,15 @@ def main_process_first(load: Callable[[], T]) -> T:
     return result
 
 
+def gather_objects(obj: Any) -> list[Any]:
+    """Every process's ``obj`` (picklable plain values), in rank order; ``[obj]`` alone."""
+    if not is_distributed():
+        return [obj]
+    gathered: list[Any] = [None] * world_size()
+    dist.all_gather_object(gathered, obj)
+    return gathered
+
+
 def broadcast_object(obj: Any) -> Any:
     """Rank 0's value of a small picklable object, on every process."""
     if not is_distributed():

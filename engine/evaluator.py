@@ -1,15 +1,17 @@
-"""The Evaluator: loss and accuracy over a loader, the same for train.py and evaluate.py."""
+"""The Evaluator: a model's metrics over a loader, the same for train.py and evaluate.py."""
 
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 import torch
 
+from data_utils import batch_size_of
 from engine import distributed
-from engine.modelio import is_torch_model, set_mode, to_model_input
+from engine.modelio import is_torch_model, set_mode
+from engine.steps import MetricSums, StepOutput, step_of, to_device
 
 
 def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
@@ -25,12 +27,17 @@ def autocast(device: torch.device, precision: str) -> contextlib.AbstractContext
 
 
 class Evaluator:
-    """Computes mean loss and accuracy over every batch of a loader.
+    """Runs a model's step (engine/steps.py) over every batch of a loader, in inference mode.
+
+    Mean metrics (``loss``, ``accuracy``, a language model's ``bpc``...) are summed over batches
+    and processes and divided once; the model's set metrics (``set_metrics()``) are fed every
+    batch and computed at the end. The same code serves validation in train.py and evaluate.py.
 
     Args:
-        model: A PyTorch module or a NumPy model. Predictions come from ``model.predict(x)`` when
-            the model defines it (e.g. the perceptron's sign), else from the argmax of the scores.
-        criterion: ``criterion(scores, y) -> mean loss``; None reports no loss.
+        model: A PyTorch module or a NumPy model. Without its own ``step`` it is a classifier:
+            predictions come from ``model.predict(x)`` when it defines it (the perceptron's sign),
+            else from the argmax of the scores.
+        criterion: ``criterion(scores, y) -> mean loss`` for classifiers; None reports no loss.
         device: Where PyTorch batches go.
         precision: "fp32", or "bf16" to evaluate under the same autocast as training.
     """
@@ -46,46 +53,62 @@ class Evaluator:
         self.criterion = criterion
         self.device = device or torch.device("cpu")
         self.precision = precision if is_torch_model(model) else "fp32"
+        self.step = step_of(model, criterion)
 
-    def _predict(self, x: Any, scores: Any) -> Any:
-        if hasattr(self.model, "predict"):
-            return self.model.predict(x)
-        return (
-            scores.argmax(dim=1) if isinstance(scores, torch.Tensor) else np.argmax(scores, axis=1)
-        )
-
-    def _batches(self, loader: Iterable) -> Iterable[tuple[Any, Any, Any, Any]]:
-        """Yield (x, y, scores, predictions) for each batch, in inference mode."""
+    def _outputs(self, loader: Iterable) -> Iterator[tuple[Any, StepOutput]]:
+        """Yield (batch, the step's output) for each batch, in inference mode."""
         set_mode(self.model, training=False)
         with torch.inference_mode(), autocast(self.device, self.precision):
-            for x, y in loader:
-                inputs = to_model_input(self.model, x, self.device)
-                target = y.to(self.device) if is_torch_model(self.model) else y.numpy()
-                scores = (
-                    self.model(inputs) if is_torch_model(self.model) else self.model.forward(inputs)
-                )
-                yield inputs, target, scores, self._predict(inputs, scores)
+            for batch in loader:
+                if is_torch_model(self.model):
+                    batch = to_device(batch, self.device)
+                yield batch, self.step(batch)
 
     def evaluate(self, loader: Iterable) -> dict[str, float]:
-        """Mean loss, accuracy and sample count over the loader (summed over ranks under DDP)."""
-        loss_sum, correct, count = 0.0, 0.0, 0.0
-        for _, target, scores, pred in self._batches(loader):
-            n = len(target)
-            if self.criterion is not None:
-                loss_sum += float(self.criterion(scores, target)) * n
-            correct += float((pred == target).sum())
-            count += n
-        loss_sum, correct, count = distributed.all_reduce_sum([loss_sum, correct, count])
+        """Every metric the model reports over the loader (summed over ranks under DDP).
+
+        Returns:
+            The Mean metrics by name, the set metrics' values, and ``num_samples``.
+        """
+        sums, count = MetricSums(), 0
+        set_metrics = self.model.set_metrics() if hasattr(self.model, "set_metrics") else {}
+        for batch, out in self._outputs(loader):
+            sums.add(out.metrics)
+            count += batch_size_of(batch)
+            for metric in set_metrics.values():
+                metric.update(batch, out.outputs)
+        (count,) = distributed.all_reduce_sum([float(count)])
         assert count > 0, "the evaluation loader is empty: check the split sizes"
-        metrics = {"accuracy": correct / count, "num_samples": int(count)}
-        if self.criterion is not None:
-            metrics["loss"] = loss_sum / count
+        metrics = MetricSums.means(sums.reduced(distributed.all_reduce_sum))
+        for metric in set_metrics.values():
+            metrics.update(metric.compute(distributed.gather_objects(metric.state())))
+        metrics["num_samples"] = int(count)
         return metrics
 
-    def predict(self, loader: Iterable) -> tuple[np.ndarray, np.ndarray]:
-        """True labels and predicted labels for every sample of the loader, as NumPy arrays."""
+    def predict(self, loader: Iterable) -> tuple[np.ndarray, np.ndarray] | None:
+        """True labels and predicted classes for every sample of the loader.
+
+        Returns:
+            ``(y_true, y_pred)`` as NumPy arrays, or None when the model's step gives no class
+            predictions (its ``outputs`` are not one label per sample: a VAE, a detector).
+        """
         trues, preds = [], []
-        for _, target, _, pred in self._batches(loader):
-            trues.append(np.asarray(target.cpu() if isinstance(target, torch.Tensor) else target))
-            preds.append(np.asarray(pred.cpu() if isinstance(pred, torch.Tensor) else pred))
+        for batch, out in self._outputs(loader):
+            pred = out.outputs
+            if isinstance(pred, torch.Tensor):
+                pred = pred.cpu().numpy()
+            target = batch[1] if isinstance(batch, (tuple, list)) else None
+            if (
+                not _labels(pred)
+                or not isinstance(target, torch.Tensor)
+                or len(pred) != len(target)
+            ):
+                return None
+            trues.append(target.cpu().numpy())
+            preds.append(np.asarray(pred))
         return np.concatenate(trues), np.concatenate(preds)
+
+
+def _labels(pred: Any) -> bool:
+    """Whether a step's outputs are one class label per sample (B,) of integers."""
+    return isinstance(pred, np.ndarray) and pred.ndim == 1 and np.issubdtype(pred.dtype, np.integer)

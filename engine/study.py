@@ -42,6 +42,7 @@ from engine.workflow import (
 from utils.config import apply_overrides, load_config
 from utils.device import select_device
 from utils.exceptions import ConfigError
+from utils.files import plain
 from utils.model_stats import count_flops, count_parameters
 from utils.seed import set_random_seed
 
@@ -195,7 +196,8 @@ def save_study(
     print the result as the last line of stdout.
 
     Args:
-        result: The study's result (JSON-serialisable).
+        result: The study's result: dicts, lists, numbers and strings (NumPy and tensor numbers
+            are converted by utils.files.plain).
         args: The parsed study options (``--name``, ``--json``).
         logs_dir: The model's outputs/logs folder (created if missing).
         vis_dir: The model's outputs/visualizations folder.
@@ -206,6 +208,7 @@ def save_study(
     """
     out = logs_dir / f"{args.name}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
+    result = plain(result)  # NumPy or tensor numbers a script measured become JSON numbers
     out.write_text(json.dumps(result, indent=2) + "\n")
     figure = plot(result, vis_dir / f"{args.name}.png")
     logger.info("written %s and %s", out, figure)

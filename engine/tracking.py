@@ -28,7 +28,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from engine.checkpoint import atomic_write_bytes
+from utils.exceptions import OutputError
+from utils.files import atomic_write, plain
 
 logger = logging.getLogger(__name__)
 
@@ -69,13 +70,6 @@ def resolve_wandb_mode(enabled: bool) -> str:
             return "online"
         logger.warning("WANDB_MODE=online but nobody is logged in (wandb login): running offline")
     return "offline"
-
-
-def _plain(value: Any) -> Any:
-    """Numbers as Python floats/ints so JSON and wandb accept them."""
-    if hasattr(value, "item"):
-        return value.item()
-    return value
 
 
 class Tracker:
@@ -133,8 +127,11 @@ class Tracker:
             except (ValueError, KeyError, TypeError):
                 continue  # a line cut short by a crash
         if len(kept) < len(lines):
-            data = "".join(f"{line}\n" for line in kept).encode()
-            atomic_write_bytes(self.metrics_file, lambda handle: handle.write(data))
+            try:
+                with atomic_write(self.metrics_file) as handle:
+                    handle.write("".join(f"{line}\n" for line in kept).encode())
+            except OSError as err:
+                raise OutputError(f"could not write {self.metrics_file}: {err}") from err
             logger.info(
                 "%s: dropped %d rows written after step %d (the checkpoint resumed from)",
                 self.metrics_file.name,
@@ -176,7 +173,7 @@ class Tracker:
 
     def log(self, metrics: dict[str, Any], step: int) -> None:
         """Record one event's metrics at a global step."""
-        row = {"step": step, **{k: _plain(v) for k, v in metrics.items()}}
+        row = {"step": step, **plain(metrics)}
         if self.metrics_file:
             with open(self.metrics_file, "a", encoding="utf-8") as handle:
                 handle.write(json.dumps(row) + "\n")

@@ -40,19 +40,21 @@ from typing import Any, Callable, Iterable, Iterator
 
 import torch
 
+from data_utils import batch_size_of
 from engine import distributed
 from engine.audit import GradientAuditor, flatten_audit
 from engine.checkpoint import CheckpointManager, check_compatible
 from engine.evaluator import Evaluator, autocast
-from engine.modelio import is_torch_model, load_model_state, model_state, set_mode, to_model_input
+from engine.modelio import load_model_state, model_state, set_mode, to_model_input
+from engine.steps import Mean, MetricSums, as_float, step_of, to_device
 from engine.tracking import Tracker
-from utils.config import config_to_dict
+from utils.config import PER_STEP_SCHEDULERS, config_to_dict
 from utils.exceptions import CheckpointError, ConfigError, TrainingError
 from utils.seed import get_rng_state, set_rng_state
 
 logger = logging.getLogger(__name__)
 
-Batch = tuple[torch.Tensor, torch.Tensor]
+Batch = Any  # what a loader yields: (x, y) tensors, a dict (a graph), a list of targets...
 
 # What a config value given with --resume does, per field: the one table (docs/engine.md, 4).
 LOOP = "takes effect"  # the loop, the data or the run reads it as it goes
@@ -105,6 +107,8 @@ def resume_refusal(name: str, config: Any) -> str | None:
         return "it changes what the run is (data, model, optimizer, schedule or monitor)"
     if rule == LENGTH and config.scheduler == "cosine":
         return "the run's cosine schedule was fixed to its epochs when it started"
+    if name in ("epochs", "max_steps") and config.scheduler == "warmup_cosine":
+        return "the run's warm-up cosine schedule was fixed to its length when it started"
     if name == "momentum" and config.optimizer in ("adam", "adamw"):
         return f"{config.optimizer} has no momentum"
     return None
@@ -147,7 +151,7 @@ def resume_changes(
 class TrainingInterrupted(Exception):
     """Raised after a signal was handled and an interrupt checkpoint was saved.
 
-    ``exit_code`` is 0 for SIGINT (Ctrl-C, as the architecture asks) and 143 for SIGTERM.
+    ``exit_code`` is 0 for SIGINT (Ctrl-C, architecture section 9.3) and 143 for SIGTERM.
     """
 
     def __init__(self, signum: int, checkpoint: str | None) -> None:
@@ -169,16 +173,6 @@ class RunContext:
     tracker: Tracker | None = None
     checkpoints: CheckpointManager | None = None
     extra_state: dict[str, Any] = field(default_factory=dict)  # e.g. dataset facts for evaluate.py
-
-
-def _zero_sums() -> dict[str, float]:
-    return {"loss": 0.0, "correct": 0.0, "count": 0.0}
-
-
-def _correct(scores: torch.Tensor, y: torch.Tensor) -> float:
-    if scores.dim() != 2:
-        return float("nan")
-    return float((scores.argmax(dim=1) == y).sum())
 
 
 class Trainer:
@@ -211,30 +205,34 @@ class Trainer:
         scheduler: Any | None = None,
         run: RunContext | None = None,
     ) -> None:
-        self.model, self.optimizer, self.criterion = model, optimizer, criterion
+        # One optimizer, or several that the model's own train_step uses (a GAN's two).
+        self.optimizers = optimizer if isinstance(optimizer, dict) else {}
+        self.optimizer = None if isinstance(optimizer, dict) else optimizer
+        self.model, self.criterion = model, criterion
         self.device, self.config, self.scheduler, self.run = device, config, scheduler, run
         self.custom_rule = hasattr(model, "train_step")
         assert (
             self.custom_rule or optimizer is not None
         ), "a model without train_step needs an optimizer (set optimizer in the config)"
         self._check_options()
-        self.ddp_model = distributed.wrap_model(model, device)
         self.evaluator = Evaluator(model, criterion, device, precision=config.precision)
-        self.auditor = GradientAuditor(model, optimizer)
+        # The model's step (engine/steps.py), wrapped by DDP under torchrun: batch -> StepOutput.
+        self.step = step_of(model, criterion)
+        self.ddp_step = distributed.wrap_model(self.step, device) if not self.custom_rule else None
+        self.auditor = GradientAuditor(model, self.optimizer)
+        self.per_step_scheduler = config.scheduler in PER_STEP_SCHEDULERS
         # Listed once: walking the module tree each step cost the MLP 25 us, half the finite check.
         self.params = list(model.parameters()) if not self.custom_rule else []
         self.epoch = 0  # epochs completed
         self.global_step = 0  # optimizer steps taken
         self.step_in_epoch = 0  # batches of the current epoch already trained on
         self.samples_in_epoch = 0  # this process's samples of the current epoch trained on
-        self.epoch_sums = _zero_sums()  # this process's loss sum, correct count, sample count
+        self.epoch_sums = MetricSums()  # this process's sums of the epoch's metrics
         self.skipped_steps = 0  # steps skipped under nan_policy="skip"
         self.best_metric: float | None = None
         self.bad_epochs = 0
-        self.history: dict[str, list] = {
-            k: []
-            for k in ("epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr")
-        }
+        # Per-epoch lists: epoch, lr, and train_<name> / val_<name> for every metric reported.
+        self.history: dict[str, list] = {"epoch": [], "lr": []}
         self.history["audit"] = []
         self._stop_signal: int | None = None
         self._epoch_finished = False
@@ -260,7 +258,7 @@ class Trainer:
                     before = self.auditor.snapshot() if audit_now else None
                     out = self.training_step(group, audit_now)
                     self.step_in_epoch += len(group)
-                    self.samples_in_epoch += sum(len(y) for _, y in group)
+                    self.samples_in_epoch += sum(batch_size_of(b) for b in group)
                     if out["stepped"]:
                         self.global_step += 1
                         self._accumulate(out)
@@ -277,7 +275,7 @@ class Trainer:
                 self._step_scheduler(val)
                 self._record_epoch(epoch, train, val, lr, time.perf_counter() - start, first_step)
                 self.epoch, self.step_in_epoch, self.samples_in_epoch = epoch + 1, 0, 0
-                self.epoch_sums = _zero_sums()
+                self.epoch_sums = MetricSums()
                 stop_early = self._update_early_stopping(val)
                 if self._checkpoint_due(epochs, stop_early):
                     self.save("epoch", metric=self._monitor_value(val))
@@ -294,66 +292,64 @@ class Trainer:
         """One optimizer step on a group of batches: the model's own rule if it has one.
 
         Returns:
-            ``stepped`` (False when nan_policy="skip" dropped the step), ``loss`` (mean over the
-            step's samples), ``loss_sum``, ``correct`` and ``count`` (this process's), and the
-            audit's ``grad_norms``.
+            ``stepped`` (False when nan_policy="skip" dropped the step), ``metrics`` (this
+            process's Mean metrics of the step, ``loss`` among them) and the audit's
+            ``grad_norms``.
         """
         if not self.custom_rule:
             return self.backprop_step(group, audit)
-        ((x, y),) = group  # grad_accum_steps is 1 for custom rules (checked at construction)
-        out = self.model.train_step(
-            to_model_input(self.model, x, self.device),
-            y.numpy() if not is_torch_model(self.model) else y.to(self.device),
-        )
+        (batch,) = group  # grad_accum_steps is 1 for custom rules (checked at construction)
+        n = batch_size_of(batch)
+        if self.optimizers:  # a PyTorch model with its own update over its own optimizers
+            out = self.model.train_step(to_device(batch, self.device), self.optimizers)
+        else:  # a NumPy rule on arrays
+            x, y = batch
+            out = self.model.train_step(to_model_input(self.model, x, self.device), y.numpy())
         assert "loss" in out, "train_step must return a dict with at least 'loss'"
         self._finite_or_skip(float(out["loss"]), 0.0)  # the rule has already updated its weights
-        n = len(y)
-        return {
-            "stepped": True,
-            "loss": float(out["loss"]),
-            "loss_sum": float(out["loss"]) * n,
-            "correct": float(out.get("correct", float("nan"))),
-            "count": n,
-            "grad_norms": out.get("grad_norms", {}),
-        }
+        metrics = {"loss": Mean(float(out["loss"]) * n, n)}
+        if "correct" in out:
+            metrics["accuracy"] = Mean(float(out["correct"]), n)
+        metrics.update({k: v for k, v in out.items() if isinstance(v, Mean)})
+        return {"stepped": True, "metrics": metrics, "grad_norms": out.get("grad_norms", {})}
 
     def backprop_step(self, group: list[Batch], audit: bool) -> dict[str, Any]:
         """zero-grad; loss and backward per batch, accumulating; finite check; clip; step.
 
-        Each batch's mean loss is weighted by its share of the group's samples (over all
-        processes), so the accumulated gradient is the gradient of the mean loss over the whole
-        group: K batches of B equal one batch of K*B, also for a shorter last group and under DDP.
+        Each batch goes through the model's step (engine/steps.py: the model's own ``step``, or
+        the classifier default). Each batch's mean loss is weighted by its share of the group's
+        samples (over all processes), so the accumulated gradient is the gradient of the mean
+        loss over the whole group: K batches of B equal one batch of K*B, also for a shorter last
+        group and under DDP.
         """
         self.optimizer.zero_grad(set_to_none=True)
-        weights = self._loss_weights([len(y) for _, y in group])
-        loss_sum, correct = 0.0, 0.0  # Python floats (float64): no per-step tensor ops
-        for i, ((x, y), weight) in enumerate(zip(group, weights)):
-            x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
-            with distributed.no_sync(self.ddp_model, sync=i == len(group) - 1):
+        counts = [batch_size_of(batch) for batch in group]
+        weights = self._loss_weights(counts)
+        metrics: dict[str, Mean] = {}  # the step's sums over its batches (this process)
+        for i, (batch, n, weight) in enumerate(zip(group, counts, weights)):
+            batch = to_device(batch, self.device)
+            with distributed.no_sync(self.ddp_step, sync=i == len(group) - 1):
                 with autocast(self.device, self.config.precision):
-                    scores = self.ddp_model(x)
-                    loss = self._batch_loss(scores, y)
-                (loss if weight == 1.0 else loss * weight).backward()
-            loss_sum += float(loss.detach()) * len(y)
-            correct += _correct(scores.detach(), y)
+                    out = self.ddp_step(batch)  # the model's step: loss and named metrics
+                (out.loss if weight == 1.0 else out.loss * weight).backward()
+            if "loss" not in out.metrics:
+                out.metrics["loss"] = Mean(out.loss.detach() * n, n)
+            for name, m in out.metrics.items():  # Python floats: one conversion per metric
+                sums = metrics.get(name)
+                total, count = (sums.total, sums.count) if sums else (0.0, 0.0)
+                metrics[name] = Mean(total + as_float(m.total), count + m.count)
         grads = [p.grad for p in self.params if p.grad is not None]
         grad_check = self._grad_check_value(grads)  # the global norm when clipping
-        if not self._finite_or_skip(loss_sum, float(grad_check)):
+        if not self._finite_or_skip(metrics["loss"].total, float(grad_check)):
             self.optimizer.zero_grad(set_to_none=True)
-            return {"stepped": False, "loss": float("nan")}
+            return {"stepped": False, "metrics": {}}
         grad_norms = self.auditor.grad_norms() if audit else {}  # before clipping
         if self.config.grad_clip:
             torch.nn.utils.clip_grads_with_norm_(self.params, self.config.grad_clip, grad_check)
         self.optimizer.step()
-        n = sum(len(y) for _, y in group)
-        return {
-            "stepped": True,
-            "loss": loss_sum / max(n, 1),  # mean over the step's samples (0 if padding)
-            "loss_sum": loss_sum,
-            "correct": correct,
-            "count": n,
-            "grad_norms": grad_norms,
-        }
+        if self.per_step_scheduler:  # warm-up and cosine move with every step
+            self.scheduler.step()
+        return {"stepped": True, "metrics": metrics, "grad_norms": grad_norms}
 
     def _grad_check_value(self, grads: list[torch.Tensor]) -> torch.Tensor:
         """A number that is NaN or Inf when any gradient entry is: the finiteness check.
@@ -393,11 +389,12 @@ class Trainer:
         seen = 0
         group: list[Batch] = []
         for index, batch in enumerate(batches):
-            n = len(batch[1])
+            n = batch_size_of(batch)
             if ((index + 1) * size if size else seen + n) <= done:
                 seen, self.step_in_epoch = seen + n, index + 1  # resumed: already trained on
                 continue
             if seen < mine:  # the rest of the batch the resume position falls in
+                assert isinstance(batch, tuple), "a resume inside a batch needs tensor batches"
                 batch = tuple(t[mine - seen :] for t in batch)
             seen += n
             if not group and self._budget_spent():
@@ -418,11 +415,6 @@ class Trainer:
         total = distributed.all_reduce_sum([float(sum(sizes))])[0]
         world = distributed.world_size()
         return [n * world / total for n in sizes]
-
-    def _batch_loss(self, scores: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        if len(y) == 0:  # a DDP padding batch: zero loss, but every parameter stays in the graph
-            return scores.sum() * 0.0
-        return self.criterion(scores, y)
 
     def _budget_spent(self) -> bool:
         max_steps = self.config.max_steps
@@ -453,60 +445,52 @@ class Trainer:
         return tqdm(loader, desc=f"epoch {epoch + 1}", leave=False, dynamic_ncols=True)
 
     def _accumulate(self, out: dict[str, Any]) -> None:
-        self.epoch_sums["loss"] += out["loss_sum"]
-        self.epoch_sums["correct"] += out["correct"]
-        self.epoch_sums["count"] += out["count"]
+        self.epoch_sums.add(out["metrics"])
 
     def _audit(self, before: dict, grad_norms: dict[str, float | None], epoch: int) -> None:
         record = self.auditor.record(before, grad_norms, self.global_step, epoch)
         self.history["audit"].append(record)
         self._track(flatten_audit(record))
 
-    def _global_epoch_sums(self) -> dict[str, float]:
-        loss, correct, count = distributed.all_reduce_sum(
-            [self.epoch_sums["loss"], self.epoch_sums["correct"], self.epoch_sums["count"]]
-        )
-        return {"loss": loss, "correct": correct, "count": count}
+    def _global_epoch_sums(self) -> dict[str, list[float]]:
+        return self.epoch_sums.reduced(distributed.all_reduce_sum)
 
     def _epoch_train_metrics(self) -> dict[str, float]:
         sums = self._global_epoch_sums()
-        if sums["count"] == 0:
+        if sums.get("loss", [0.0, 0.0])[1] == 0:
             raise TrainingError(
                 "no optimizer step succeeded this epoch (empty training loader, or every step "
                 "skipped): check batch_size, the split and the data"
             )
-        return {"loss": sums["loss"] / sums["count"], "accuracy": sums["correct"] / sums["count"]}
+        return MetricSums.means(sums)
 
     def _current_lr(self) -> float | None:
         if self.optimizer is not None:
             return self.optimizer.param_groups[0]["lr"]
+        if self.optimizers:  # the first of a model's own optimizers
+            return next(iter(self.optimizers.values())).param_groups[0]["lr"]
         return getattr(self.config, "lr", None)
 
     def _record_epoch(
         self, epoch: int, train: dict, val: dict, lr: float | None, seconds: float, first: int
     ) -> None:
-        row = {
-            "epoch": epoch + 1,
-            "train_loss": train["loss"],
-            "train_accuracy": train["accuracy"],
-            "val_loss": val.get("loss"),
-            "val_accuracy": val["accuracy"],
-            "lr": lr,  # the learning rate this epoch trained with
-        }
-        for key, value in row.items():
-            self.history[key].append(value)
+        """One history row and one log line: every metric the model reported, train and val."""
+        row = {"epoch": epoch + 1}
+        row.update({f"train_{k}": v for k, v in train.items()})
+        row.update({f"val_{k}": v for k, v in val.items() if k != "num_samples"})
+        row["lr"] = lr  # the learning rate this epoch trained with
+        done = len(self.history["epoch"])
+        for key, value in row.items():  # a metric first reported now has None before
+            self.history.setdefault(key, [None] * done).append(value)
+        for key, values in self.history.items():
+            if key != "audit" and len(values) == done:  # a metric not reported this epoch
+                values.append(None)
         self._track({k: v for k, v in row.items() if v is not None})
-        val_loss = f"{val['loss']:.4f}" if "loss" in val else "n/a"
-        logger.info(
-            "epoch %d | train_loss %.4f | train_acc %.4f | val_loss %s | val_acc %.4f"
-            " | %.1f ms/step",
-            epoch + 1,
-            train["loss"],
-            train["accuracy"],
-            val_loss,
-            val["accuracy"],
-            1000 * seconds / max(1, self.global_step - first),
+        shown = " | ".join(
+            f"{k} {v:.4f}" for k, v in row.items() if k not in ("epoch", "lr") and v is not None
         )
+        ms = 1000 * seconds / max(1, self.global_step - first)
+        logger.info("epoch %d | %s | %.1f ms/step", epoch + 1, shown, ms)
 
     def _track(self, metrics: dict[str, Any]) -> None:
         """Metrics rows carry ``step`` = optimizer steps completed when they were written."""
@@ -556,7 +540,7 @@ class Trainer:
         )
 
     def _step_scheduler(self, val: dict[str, float]) -> None:
-        if self.scheduler is None:
+        if self.scheduler is None or self.per_step_scheduler:
             return
         if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
             self.scheduler.step(self._monitor_value(val))
@@ -648,7 +632,7 @@ class Trainer:
     # ------------------------------------------------------------------------- state and resume
 
     def state_dict(
-        self, epoch_sums: dict[str, float] | None = None, samples: int | None = None
+        self, epoch_sums: dict[str, list[float]] | None = None, samples: int | None = None
     ) -> dict[str, Any]:
         """Everything needed to continue this run exactly: plain values and tensors only.
 
@@ -660,13 +644,17 @@ class Trainer:
         return {
             "model_name": self.run.model_name if self.run else type(self.model).__name__,
             "model_state": model_state(self.model),
-            "optimizer_state": self.optimizer.state_dict() if self.optimizer else None,
+            "optimizer_state": (
+                self.optimizer.state_dict()
+                if self.optimizer
+                else {name: o.state_dict() for name, o in self.optimizers.items()} or None
+            ),
             "scheduler_state": self.scheduler.state_dict() if self.scheduler else None,
             "epoch": self.epoch,
             "global_step": self.global_step,
             "step_in_epoch": self.step_in_epoch,
             "samples_in_epoch": self.samples_in_epoch if samples is None else samples,
-            "epoch_sums": dict(epoch_sums or self.epoch_sums),
+            "epoch_sums": epoch_sums if epoch_sums is not None else self.epoch_sums.state(),
             "skipped_steps": self.skipped_steps,
             "best_metric": self.best_metric,
             "bad_epochs": self.bad_epochs,
@@ -686,10 +674,13 @@ class Trainer:
         check_compatible(state, name, model_state(self.model))
         changes = resume_changes(state["config"], self.config) if "config" in state else {}
         load_model_state(self.model, state["model_state"])
-        if self.optimizer is not None:
+        if self.optimizer is not None or self.optimizers:
             if state.get("optimizer_state") is None:
                 raise CheckpointError("checkpoint has no optimizer state: it cannot be resumed")
-            self.optimizer.load_state_dict(state["optimizer_state"])
+            if self.optimizer is not None:
+                self.optimizer.load_state_dict(state["optimizer_state"])
+            for name, optimizer in self.optimizers.items():
+                optimizer.load_state_dict(state["optimizer_state"][name])
         if self.scheduler is not None and state.get("scheduler_state") is not None:
             self.scheduler.load_state_dict(state["scheduler_state"])
         self._set_optimizer_values(changes)
@@ -703,7 +694,9 @@ class Trainer:
         self.samples_in_epoch = len(range(distributed.rank(), samples, distributed.world_size()))
         # The stored sums are over all processes: rank 0 carries them, the others restart at 0.
         self.epoch_sums = (
-            dict(state["epoch_sums"]) if distributed.is_main_process() else _zero_sums()
+            MetricSums.from_state(state["epoch_sums"])
+            if distributed.is_main_process()
+            else MetricSums()
         )
         self.skipped_steps = state.get("skipped_steps", 0)
         self.best_metric, self.bad_epochs = state["best_metric"], state["bad_epochs"]

@@ -21,15 +21,17 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import sys
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 import torch
 
-from data_utils import ArrayLoader, DatasetSplits, create_data_loaders, load_dataset
+from data_utils import ArrayLoader, DatasetSplits, Splits, load_dataset
 from engine import distributed
 from engine.checkpoint import (
     CheckpointManager,
@@ -38,7 +40,7 @@ from engine.checkpoint import (
     resolve_checkpoint,
 )
 from engine.evaluator import Evaluator
-from engine.modelio import load_model_state, model_state
+from engine.modelio import evaluating, load_model_state, model_state
 from engine.tracking import Tracker
 from engine.trainer import (
     RunContext,
@@ -56,6 +58,7 @@ from utils.config import (
 )
 from utils.device import select_device
 from utils.exceptions import AIFromScratchError, CheckpointError, ConfigError
+from utils.files import plain
 from utils.log import setup_logging
 from utils.metadata import save_run_metadata
 from utils.paths import RunPaths
@@ -87,7 +90,7 @@ class ModelSpec:
     model_dir: Path
     config_cls: type
     experiments_file: Path
-    create_model: Callable[[Any, DatasetSplits], Any]
+    create_model: Callable[[Any, Splits], Any]
     create_criterion: Callable[[Any], Callable]
     visualize: Callable[..., dict[str, Path]] | None = None
     eval_data: Callable[[Any, Any, DatasetSplits], tuple[torch.Tensor, torch.Tensor]] | None = None
@@ -158,6 +161,14 @@ def evaluate_parser(spec: ModelSpec) -> argparse.ArgumentParser:
     )
     p.add_argument("--visualize", action="store_true", help="save plots to outputs/visualizations")
     p.add_argument("--json", action="store_true", help="print the metrics JSON as the last line")
+    p.add_argument(
+        "--samples",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also draw N samples from a generative model (text or images), seeded",
+    )
+    p.add_argument("--sample-seed", type=int, help="seed of the samples (default: the config's)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     p.add_argument("--data-dir", help="data directory (default: $AIFS_DATA_DIR, then the cache)")
     return p
@@ -205,8 +216,16 @@ def run_cli(main: Callable[[], int]) -> int:
 # ------------------------------------------------------------------------------------ builders
 
 
-def build_optimizer(config: Any, model: Any) -> torch.optim.Optimizer | None:
-    """The optimizer named by ``config.optimizer``; None for NumPy models or 'none'."""
+def build_optimizer(
+    config: Any, model: Any
+) -> torch.optim.Optimizer | dict[str, torch.optim.Optimizer] | None:
+    """The optimizer named by ``config.optimizer``; None for NumPy models or 'none'.
+
+    A model that needs more than one (a GAN's generator and discriminator) builds them itself:
+    ``configure_optimizers(config) -> {name: optimizer}``, passed to its ``train_step``.
+    """
+    if hasattr(model, "configure_optimizers"):
+        return model.configure_optimizers(config)
     if config.optimizer == "none" or not isinstance(model, torch.nn.Module):
         return None
     params = [p for p in model.parameters() if p.requires_grad]
@@ -224,10 +243,23 @@ def build_optimizer(config: Any, model: Any) -> torch.optim.Optimizer | None:
         ) from err
 
 
-def build_scheduler(config: Any, optimizer: torch.optim.Optimizer | None) -> Any | None:
-    """The per-epoch LR scheduler named by ``config.scheduler``."""
-    if optimizer is None or config.scheduler == "none":
+def build_scheduler(
+    config: Any, optimizer: torch.optim.Optimizer | None, steps_per_epoch: int = 1
+) -> Any | None:
+    """The LR scheduler named by ``config.scheduler``.
+
+    "step", "cosine" and "plateau" are stepped once per epoch; "warmup_cosine" once per optimizer
+    step (utils.config.PER_STEP_SCHEDULERS): a linear warm-up from lr / warmup_steps to lr over
+    ``warmup_steps`` steps, then a cosine decay to ``min_lr_ratio * lr`` at the run's last step
+    (``max_steps``, else ``epochs * steps_per_epoch``).
+    """
+    if not isinstance(optimizer, torch.optim.Optimizer) or config.scheduler == "none":
         return None
+    if config.scheduler == "warmup_cosine":
+        total = config.max_steps or config.epochs * steps_per_epoch
+        return torch.optim.lr_scheduler.LambdaLR(
+            optimizer, partial(warmup_cosine, config.warmup_steps, total, config.min_lr_ratio)
+        )
     if config.scheduler == "step":
         return torch.optim.lr_scheduler.StepLR(optimizer, config.step_size, gamma=config.gamma)
     if config.scheduler == "cosine":
@@ -237,6 +269,14 @@ def build_scheduler(config: Any, optimizer: torch.optim.Optimizer | None) -> Any
     )
 
 
+def warmup_cosine(warmup: int, total: int, floor: float, step: int) -> float:
+    """The lr multiplier after ``step`` optimizer steps: linear warm-up, then cosine to floor."""
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
 def apply_threads(config: Any) -> None:
     """Set torch's CPU thread count from ``config.num_threads`` (None keeps torch's default)."""
     if config.num_threads is not None:
@@ -244,7 +284,7 @@ def apply_threads(config: Any) -> None:
     logger.info("torch uses %d CPU threads", torch.get_num_threads())
 
 
-def load_data(config: Any, data_dir: str | None) -> DatasetSplits:
+def load_data(config: Any, data_dir: str | None) -> Splits:
     """The experiment's dataset, split exactly as every run with this config splits it."""
     return load_dataset(
         config.dataset,
@@ -254,16 +294,6 @@ def load_data(config: Any, data_dir: str | None) -> DatasetSplits:
         standardize=config.standardize,
         data_dir=data_dir,
     )
-
-
-def data_facts(splits: DatasetSplits) -> dict[str, Any]:
-    """What a checkpoint records about its data, so evaluate.py can check it is given the same."""
-    return {
-        "dataset": splits.name,
-        "num_classes": splits.num_classes,
-        "class_names": list(splits.class_names),
-        "input_shape": list(splits.input_shape),
-    }
 
 
 # ------------------------------------------------------------------------------------ training
@@ -304,21 +334,13 @@ def _train_in_process_group(spec, args, config, device, resume) -> int:
     splits = distributed.main_process_first(lambda: load_data(config, args.data_dir))
     model = spec.create_model(config, splits)
     distributed.check_supported(model)
-    train_loader, val_loader, _ = create_data_loaders(
-        splits,
+    train_loader, val_loader, _ = splits.loaders(
         distributed.per_rank_batch_size(config.batch_size),
         seed=config.seed,
         rank=distributed.rank(),
         world_size=distributed.world_size(),
     )
-    logger.info(
-        "data %s | train %d | val %d | test %d | %d classes",
-        splits.name,
-        len(splits.y_train),
-        len(splits.y_val),
-        len(splits.y_test),
-        splits.num_classes,
-    )
+    logger.info("data %s | %s", splits.name, splits.summary())
     if hasattr(model, "to"):
         model = model.to(device)
     if args.load_checkpoint:
@@ -327,7 +349,8 @@ def _train_in_process_group(spec, args, config, device, resume) -> int:
         load_model_state(model, state["model_state"])
         logger.info("loaded weights from %s; training afresh", state["path"])
     optimizer = build_optimizer(config, model)
-    scheduler = build_scheduler(config, optimizer)
+    steps_per_epoch = math.ceil(len(train_loader) / config.grad_accum_steps)
+    scheduler = build_scheduler(config, optimizer, steps_per_epoch)
 
     tracker = None
     if main:
@@ -357,7 +380,7 @@ def _train_in_process_group(spec, args, config, device, resume) -> int:
         ),
         extra_state={
             "config": config_to_dict(config),
-            "data": data_facts(splits),
+            "data": splits.facts(),
             "run": {
                 "run_name": paths.run_name,
                 "wandb_run_id": tracker.run_id if tracker else None,
@@ -512,7 +535,7 @@ def _after_training(spec, args, config, paths, trainer, splits, history) -> None
         )
     logger.info(_summary(config, paths, trainer, history, final))
     if args.visualize:
-        val_loader = create_data_loaders(splits, config.batch_size, seed=config.seed)[1]
+        val_loader = splits.loaders(config.batch_size, seed=config.seed)[1]
         figures = make_plots(
             spec,
             trainer.model,
@@ -573,7 +596,10 @@ def make_plots(
         figures["gradient_audit"] = plotting.plot_gradient_audit(
             history["audit"], vis / f"{prefix}_audit.png"
         )
-    y_true, y_pred = evaluator.predict(loader)
+    predicted = evaluator.predict(loader) if isinstance(splits, DatasetSplits) else None
+    if predicted is None:  # not a classifier: no confusion matrix, no decision regions
+        return _with_model_plots(spec, model, splits, vis, prefix, figures)
+    y_true, y_pred = predicted
     figures["confusion_matrix"] = plotting.plot_confusion_matrix(
         y_true, y_pred, list(splits.class_names), vis / f"{prefix}_confusion.png"
     )
@@ -593,6 +619,11 @@ def make_plots(
             title=f"{spec.name}: {splits.name} ({points} points)",
             class_names=list(splits.class_names),
         )
+    return _with_model_plots(spec, model, splits, vis, prefix, figures)
+
+
+def _with_model_plots(spec, model, splits, vis, prefix, figures) -> dict[str, Path]:
+    """Add the model's own plots (``spec.visualize``) to the shared ones."""
     if spec.visualize is not None:
         figures.update(spec.visualize(model, splits, vis, prefix))
     return figures
@@ -604,6 +635,38 @@ def _predict_array(evaluator: Evaluator, x: np.ndarray) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------- evaluation
+
+
+def write_samples(model: Any, num: int, seed: int, stem: Path) -> Path:
+    """Draw ``num`` samples from a generative model and write them where a learner looks.
+
+    The model defines ``sample(num, generator) -> str | Tensor``: text (a language model's
+    continuation) goes to ``<stem>.txt`` and into the log; images (N, C, H, W) in [0, 1] to
+    ``<stem>.png`` as a grid. The same seed gives the same samples.
+
+    Raises:
+        ConfigError: The model does not generate (no ``sample``), or ``num`` < 1.
+    """
+    if not hasattr(model, "sample"):
+        raise ConfigError(f"{type(model).__name__} does not generate samples: drop --samples")
+    if num < 1:
+        raise ConfigError(f"--samples takes a number of samples >= 1 (got {num})")
+    generator = torch.Generator().manual_seed(seed)
+    with evaluating(model):
+        samples = model.sample(num, generator)
+    if isinstance(samples, str):
+        path = stem.with_suffix(".txt")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(samples + "\n", encoding="utf-8")
+        logger.info("samples (seed %d), written to %s:\n%s", seed, path, samples)
+        return path
+    import plotting
+
+    path = plotting.plot_samples(
+        samples.cpu(), stem.with_suffix(".png"), f"{num} samples, seed {seed}"
+    )
+    logger.info("samples (seed %d) drawn in %s", seed, path)
+    return path
 
 
 def evaluate_main(spec: ModelSpec, argv: list[str] | None = None) -> int:
@@ -618,7 +681,7 @@ def load_trained(
     experiment: str | None = None,
     data_dir: str | None = None,
     device: torch.device | None = None,
-) -> tuple[Any, Any, DatasetSplits, dict[str, Any]]:
+) -> tuple[Any, Any, Splits, dict[str, Any]]:
     """A checkpoint's model with its weights, its config, its data splits, and the checkpoint.
 
     Never falls back to fresh weights: a missing, unreadable or mismatched checkpoint raises.
@@ -682,7 +745,7 @@ def _evaluate(spec: ModelSpec, args: argparse.Namespace) -> int:
     apply_threads(config)
     set_random_seed(config.seed)
     if spec.eval_data is None:
-        split, test_loader = "test", create_data_loaders(splits, config.batch_size)[2]
+        split, test_loader = "test", splits.loaders(config.batch_size, seed=config.seed)[2]
     else:
         x, y = spec.eval_data(model, config, splits)
         split, test_loader = spec.eval_data.__name__, ArrayLoader(x, y, config.batch_size)
@@ -701,12 +764,13 @@ def _evaluate(spec: ModelSpec, args: argparse.Namespace) -> int:
     # replaces the checkpoint's own result.
     stem = Path(state["path"]).stem
     out = paths.logs_dir / f"{stem}.{config.experiment}.{split}.eval.json"
+    result = plain(result)
     out.write_text(json.dumps(result, indent=2) + "\n")
+    shown = " | ".join(f"{k} {v:.4f}" for k, v in metrics.items() if k != "num_samples")
     logger.info(
-        "%s accuracy %.4f on %d samples of experiment %s (checkpoint trained on %s) | written "
-        "to %s",
+        "%s | %s on %d samples of experiment %s (checkpoint trained on %s) | written to %s",
         split,
-        metrics["accuracy"],
+        shown,
         metrics["num_samples"],
         config.experiment,
         result["trained_on"],
@@ -725,6 +789,10 @@ def _evaluate(spec: ModelSpec, args: argparse.Namespace) -> int:
             scored_split=split,
         )
         logger.info("plots: %s", ", ".join(str(p) for p in figures.values()))
+    if args.samples:
+        seed = config.seed if args.sample_seed is None else args.sample_seed
+        sample_path = write_samples(model, args.samples, seed, paths.vis_dir / f"{stem}_samples")
+        result["samples"] = str(sample_path)
     if args.json:
         sys.stdout.write(json.dumps(result) + "\n")
     return 0

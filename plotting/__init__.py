@@ -20,6 +20,7 @@ from plotting.curves import draw_epoch_curves, plot_learning_curves  # noqa: E40
 from plotting.features import (  # noqa: E402
     plot_conv_filters,
     plot_feature_maps,
+    plot_samples,
     plot_stage_features,
 )
 from plotting.weights import plot_weights_as_images  # noqa: E402
@@ -32,6 +33,7 @@ __all__ = [
     "plot_feature_maps",
     "plot_gradient_audit",
     "plot_learning_curves",
+    "plot_samples",
     "plot_stage_features",
     "plot_weights_as_images",
     "save_figure",

@@ -196,3 +196,30 @@ def plot_stage_features(
         )
         for name, maps in stage_outputs(image).items()
     }
+
+
+def plot_samples(images: Any, path: str | Path, title: str = "") -> Path:
+    """Draw generated (or any) images as a grid: what a generative model's samples look like.
+
+    Args:
+        images: (N, C, H, W) with C = 1 (grayscale) or 3 (RGB), values in [0, 1] (clipped).
+        path: Where to write the PNG.
+        title: Figure title; defaults to "N samples".
+
+    Returns:
+        The path of the written PNG.
+
+    Raises:
+        ValueError: If ``images`` is not (N, 1 or 3, H, W) with N >= 1, or holds NaN/Inf.
+    """
+    images = to_numpy(images, "images").astype(np.float64)
+    if images.ndim != 4 or images.shape[0] == 0 or images.shape[1] not in (1, 3):
+        raise ValueError(f"images must be (N, 1 or 3, H, W) with N >= 1, got {images.shape}")
+    fig, axes = _grid_figure(len(images))
+    for ax, image in zip(axes.flat, np.clip(images, 0.0, 1.0)):
+        if image.shape[0] == 1:
+            ax.imshow(image[0], cmap="gray", vmin=0.0, vmax=1.0)
+        else:
+            ax.imshow(image.transpose(1, 2, 0))  # (3, H, W) -> (H, W, 3)
+    fig.suptitle(title or f"{len(images)} samples")
+    return save_figure(fig, path)

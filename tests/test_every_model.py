@@ -247,7 +247,7 @@ def test_training_steps_on_a_fixed_batch_lower_the_loss(name, smoke):
     for _ in range(STEPS):
         out = trainer.training_step([(x, y)], audit=False)
         assert out["stepped"], "a step on a finite batch was skipped"
-        assert math.isfinite(out["loss_sum"]), "the training step reported a NaN or Inf loss"
+        assert math.isfinite(out["metrics"]["loss"].total), "the step reported a NaN or Inf loss"
     weights_after = trainer.auditor.snapshot()
 
     before = {layer: as_array(value) for layer, value in weights_before.items()}

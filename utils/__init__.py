@@ -1,4 +1,4 @@
-"""Shared plumbing: exceptions, logging, seeding, devices, configs, run metadata and paths."""
+"""Shared plumbing: exceptions, logging, seeding, devices, configs, run metadata, paths, files."""
 
 from utils.config import (
     BaseConfig,
@@ -18,6 +18,7 @@ from utils.exceptions import (
     OutputError,
     TrainingError,
 )
+from utils.files import atomic_write, plain
 from utils.log import setup_logging
 from utils.metadata import save_run_metadata
 from utils.model_stats import count_flops, count_parameters
@@ -36,6 +37,7 @@ __all__ = [
     "RunPaths",
     "TrainingError",
     "apply_overrides",
+    "atomic_write",
     "config_from_dict",
     "config_to_dict",
     "count_flops",
@@ -45,6 +47,7 @@ __all__ = [
     "load_experiments",
     "load_model_modules",
     "model_dirs",
+    "plain",
     "save_run_metadata",
     "select_device",
     "set_random_seed",

@@ -35,6 +35,7 @@ import yaml
 
 from utils.device import check_device_name
 from utils.exceptions import ConfigError
+from utils.files import plain
 from utils.modules import find_loaded_module
 
 logger = logging.getLogger(__name__)
@@ -411,18 +412,8 @@ def apply_overrides(config: ConfigT, overrides: dict[str, object]) -> ConfigT:
     return new_config
 
 
-def _to_plain(value: Any) -> Any:
-    if isinstance(value, (tuple, list)):
-        return [_to_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _to_plain(v) for k, v in value.items()}
-    if isinstance(value, Path):
-        return str(value)
-    return value
-
-
 def config_to_dict(config: Any) -> dict[str, Any]:
-    """Convert a config to a plain dict (tuples become lists, paths strings).
+    """Convert a config to a plain dict (tuples become lists, paths strings: utils.files.plain).
 
     Only init fields are included, so :func:`config_from_dict` can rebuild the config. The
     result is safe for YAML, JSON and ``torch.load(weights_only=True)``.
@@ -438,9 +429,7 @@ def config_to_dict(config: Any) -> dict[str, Any]:
     """
     if not dataclasses.is_dataclass(config) or isinstance(config, type):
         raise ConfigError(f"expected a config dataclass instance, got {config!r}")
-    return {
-        f.name: _to_plain(getattr(config, f.name)) for f in dataclasses.fields(config) if f.init
-    }
+    return {f.name: plain(getattr(config, f.name)) for f in dataclasses.fields(config) if f.init}
 
 
 def config_from_dict(config_cls: type[ConfigT], data: Mapping[str, Any]) -> ConfigT:
@@ -476,8 +465,12 @@ def config_from_dict(config_cls: type[ConfigT], data: Mapping[str, Any]) -> Conf
 # The fields every model shares
 # --------------------------------------------------------------------------------------------
 
-OPTIMIZERS = ("sgd", "adam", "adamw", "none")
-SCHEDULERS = ("none", "step", "cosine", "plateau")
+# The names a config may give; model configs use the aliases instead of repeating the Literals.
+OptimizerName = Literal["sgd", "adam", "adamw", "none"]
+SchedulerName = Literal["none", "step", "cosine", "plateau", "warmup_cosine"]
+OPTIMIZERS = get_args(OptimizerName)
+SCHEDULERS = get_args(SchedulerName)
+PER_STEP_SCHEDULERS = ("warmup_cosine",)  # stepped after every optimizer step, not every epoch
 MONITOR_MODES = ("max", "min")
 NAN_POLICIES = ("stop", "skip")
 PRECISIONS = ("fp32", "bf16")
@@ -502,7 +495,7 @@ class BaseConfig:
     lr: float = 0.01  # learning rate per update; for rule-based learners the rule's eta
     # "none": the model applies its own learning rule (perceptron, delta, Hebbian) instead of
     # a torch optimizer.
-    optimizer: Literal["sgd", "adam", "adamw", "none"] = "sgd"
+    optimizer: OptimizerName = "sgd"
     # How torch runs the optimizer's update: "default" is torch's choice (one tensor at a time
     # on CPU, the same as a hand-written loop); "foreach" and "fused" batch the update over all
     # parameters (fused: one kernel, 2-4x faster steps; equal up to rounding, so runs differ
@@ -510,7 +503,12 @@ class BaseConfig:
     optimizer_impl: Literal["default", "foreach", "fused"] = "default"
     momentum: float = 0.0  # SGD momentum in [0, 1); 0 = plain gradient descent as in the papers
     weight_decay: float = 0.0  # L2 penalty coefficient (decoupled for adamw); 0 = none
-    scheduler: Literal["none", "step", "cosine", "plateau"] = "none"  # lr schedule, per epoch
+    # lr schedule: "step", "cosine" and "plateau" per epoch; "warmup_cosine" per optimizer step
+    # (linear warm-up over warmup_steps, then cosine decay to min_lr_ratio * lr at the last step,
+    # max_steps or epochs x steps per epoch: the transformers' schedule).
+    scheduler: SchedulerName = "none"
+    warmup_steps: int = 0  # optimizer steps of linear warm-up for "warmup_cosine"
+    min_lr_ratio: float = 0.0  # "warmup_cosine" decays to this fraction of lr, in [0, 1]
     step_size: int = 10  # epochs between lr decays for the "step" scheduler
     gamma: float = 0.1  # lr multiplier at each "step" decay / "plateau" reduction, in (0, 1]
     grad_clip: float | None = None  # max global L2 norm of the gradients; None = no clipping
@@ -574,6 +572,11 @@ class BaseConfig:
             ),
             (self.step_size >= 1, f"step_size must be >= 1 epoch (got {self.step_size})"),
             (0 < self.gamma <= 1, f"gamma must be in (0, 1] (got {self.gamma})"),
+            (self.warmup_steps >= 0, f"warmup_steps must be >= 0 (got {self.warmup_steps})"),
+            (
+                0 <= self.min_lr_ratio <= 1,
+                f"min_lr_ratio must be in [0, 1] (got {self.min_lr_ratio})",
+            ),
             (
                 self.grad_clip is None or self.grad_clip > 0,
                 f"grad_clip must be None (no clipping) or > 0 (got {self.grad_clip})",

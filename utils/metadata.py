@@ -8,7 +8,6 @@ import platform
 import socket
 import subprocess
 import sys
-import tempfile
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ import yaml
 
 from utils.config import config_to_dict
 from utils.exceptions import AIFromScratchError
+from utils.files import atomic_write, plain
 
 logger = logging.getLogger(__name__)
 
@@ -81,18 +81,7 @@ def platform_info() -> dict[str, Any]:
     }
 
 
-def _to_plain(value: Any) -> Any:
-    """Make ``value`` representable by ``yaml.safe_dump``."""
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    if isinstance(value, dict):
-        return {str(k): _to_plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set)):
-        return [_to_plain(v) for v in value]
-    if isinstance(value, Path):
-        return str(value)
-    if isinstance(value, (np.generic, np.ndarray, torch.Tensor)):
-        return _to_plain(value.tolist())
+def _repr(value: Any) -> str:
     logger.warning("run metadata: storing %s value as its repr", type(value).__name__)
     return repr(value)
 
@@ -100,7 +89,7 @@ def _to_plain(value: Any) -> Any:
 def save_run_metadata(
     path: Path, config: Any, *, seed: int, extra: dict[str, Any] | None = None
 ) -> None:
-    """Write the run's metadata as YAML, atomically (temp file + ``os.replace``).
+    """Write the run's metadata as YAML, atomically (:func:`utils.files.atomic_write`).
 
     Keys: ``config``, ``seed``, ``git`` (commit, dirty), ``pip_freeze``, ``platform``,
     ``timestamp`` (ISO 8601, local time with offset) and ``extra``. A missing git or a failing
@@ -123,22 +112,12 @@ def save_run_metadata(
         "pip_freeze": pip_freeze(),
         "platform": platform_info(),
         "timestamp": datetime.now().astimezone().isoformat(timespec="seconds"),
-        "extra": _to_plain(extra or {}),
+        "extra": extra or {},
     }
-    text = yaml.safe_dump(_to_plain(metadata), sort_keys=False, default_flow_style=False)
-    tmp_name: str | None = None
+    text = yaml.safe_dump(plain(metadata, _repr), sort_keys=False, default_flow_style=False)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(
-            "w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.", delete=False
-        ) as handle:
-            tmp_name = handle.name
+        with atomic_write(path, "w", encoding="utf-8") as handle:
             handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, path)
     except OSError as exc:
-        if tmp_name is not None and os.path.exists(tmp_name):
-            os.unlink(tmp_name)
         raise AIFromScratchError(f"cannot write run metadata to {path}: {exc}") from exc
     logger.info("run metadata written to %s", path)

@@ -205,11 +205,21 @@ def test_isbi_membrane_on_tiny_pngs(tmp_path, register_source) -> None:
         Image.fromarray(image + 100).save(folder / f"test/{i}.png")
         names.append(f"test/{i}.png")
     register_source("isbi_membrane", "isbi2012-membrane", tmp_path, names)
-    data = DATASETS["isbi_membrane"](data_dir=tmp_path)
+    data = DATASETS["isbi_membrane"](data_dir=tmp_path, val_fraction=0.0)
     assert data.x_train.shape == (30, 1, 16, 16) and data.x_train.dtype == torch.uint8
     assert data.y_train.shape == (30, 16, 16) and data.y_train.dtype == torch.int64
     assert data.y_train[:, :, :8].sum() == 0 and bool((data.y_train[:, :, 8:] == 1).all())
     assert data.x_train[7].unique().tolist() == [7] and data.x_test[7].unique().tolist() == [107]
+    assert data.x_val.shape == (0, 1, 16, 16) and data.y_val.shape == (0, 16, 16)
+
+    split = DATASETS["isbi_membrane"](data_dir=tmp_path, seed=3)  # default: 6 val slices
+    # image i holds the value i: the slice ids of each split
+    train_ids, val_ids = ([int(img[0, 0, 0]) for img in x] for x in (split.x_train, split.x_val))
+    assert len(val_ids) == 6 and sorted(train_ids + val_ids) == list(range(30))
+    assert val_ids == sorted(val_ids) and train_ids == sorted(train_ids)
+    again = DATASETS["isbi_membrane"](data_dir=tmp_path, seed=3)
+    other = DATASETS["isbi_membrane"](data_dir=tmp_path, seed=4)
+    assert torch.equal(again.x_val, split.x_val) and not torch.equal(other.x_val, split.x_val)
 
 
 # ---------------------------------------------------------------- text
@@ -219,7 +229,7 @@ def test_tiny_shakespeare_on_a_tiny_text(tmp_path, register_source) -> None:
     text = "First Citizen:\nBefore we proceed any further, hear me speak.\n" * 10
     write(tmp_path / "tinyshakespeare" / "input.txt", text.encode())
     register_source("tiny_shakespeare", "tinyshakespeare", tmp_path, ["input.txt"])
-    corpus = DATASETS["tiny_shakespeare"](data_dir=tmp_path, val_fraction=0.1)
+    corpus = DATASETS["tiny_shakespeare"](data_dir=tmp_path, val_fraction=0.1, block_size=8)
     assert corpus.chars == sorted(set(text)) and corpus.vocab_size == len(set(text))
     n_train = int(len(text) * 0.9)
     assert corpus.decode(corpus.train) == text[:n_train]  # split by position
@@ -230,8 +240,8 @@ def test_tiny_shakespeare_on_a_tiny_text(tmp_path, register_source) -> None:
     x, y = corpus.get_batch("train", 4, 8, generator=torch.Generator().manual_seed(0))
     assert x.shape == y.shape == (4, 8) and x.dtype == torch.int64
     assert torch.equal(x[:, 1:], y[:, :-1])
-    with pytest.raises(DataError, match="not a RawDataset"):
-        load_dataset("tiny_shakespeare", data_dir=tmp_path)
+    with pytest.raises(DataError, match="too long for the val stream of 61 tokens"):
+        load_dataset("tiny_shakespeare", data_dir=tmp_path)  # default block_size 256
 
 
 def test_sst2_keeps_the_standard_splits_and_builds_the_vocab_on_train(

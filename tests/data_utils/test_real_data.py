@@ -137,7 +137,7 @@ def test_planetoid(name, nodes, features, classes, edges, n_train) -> None:
 
 
 def test_isbi_membrane() -> None:
-    data = DATASETS["isbi_membrane"]()
+    data = DATASETS["isbi_membrane"](val_fraction=0.0)
     assert data.x_train.shape == (30, 1, 512, 512) and data.x_train.dtype == torch.uint8
     assert data.y_train.shape == (30, 512, 512) and data.x_test.shape == (30, 1, 512, 512)
     assert set(data.y_train.unique().tolist()) == {0, 1}

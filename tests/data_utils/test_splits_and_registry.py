@@ -13,7 +13,7 @@ from data_utils import (
     stratified_split,
     subsample_splits,
 )
-from utils.exceptions import DataError
+from utils.exceptions import ConfigError, DataError
 
 SMALL_SETS = [
     "xor",
@@ -185,10 +185,12 @@ def test_unknown_option_lists_the_accepted_ones() -> None:
         load_dataset("moons", n_smaples=10)
 
 
-def test_non_classification_sets_are_refused_before_reading_files(tmp_path) -> None:
-    for name, kind in [("cora", "GraphData"), ("tiny_shakespeare", "CharCorpus")]:
-        with pytest.raises(DataError, match=f"is a {kind}, not a RawDataset"):
-            load_dataset(name, data_dir=tmp_path / "empty")  # no files needed to say so
+def test_options_of_non_array_sets_are_checked_before_reading_files(tmp_path) -> None:
+    empty = tmp_path / "empty"  # no files needed to refuse these
+    with pytest.raises(DataError, match="block_size"):
+        load_dataset("cora", data_dir=empty, block_size=8)  # a text option given to a graph
+    with pytest.raises(ConfigError, match="block_size must be an integer >= 1"):
+        load_dataset("tiny_shakespeare", data_dir=empty, block_size=0)
 
 
 def test_every_registered_loader_accepts_seed_and_data_dir() -> None:

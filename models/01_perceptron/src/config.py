@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from utils.config import BaseConfig
+from utils.config import BaseConfig, OptimizerName
 from utils.exceptions import ConfigError
 
 
@@ -18,7 +18,7 @@ class PerceptronConfig(BaseConfig):
     lr: float = 1.0
     epochs: int = 50
     # There is no gradient and no optimizer: the rule updates the weights itself.
-    optimizer: Literal["sgd", "adam", "adamw", "none"] = "none"
+    optimizer: OptimizerName = "none"
     # Zero weights make the convergence proof's bound (R / gamma)^2 apply directly.
     init: Literal["zeros", "random"] = "zeros"
     # The perceptron criterion on a separable set reaches 0, so watch validation accuracy.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from utils.config import BaseConfig
+from utils.config import BaseConfig, OptimizerName
 from utils.exceptions import ConfigError
 
 
@@ -20,7 +20,7 @@ class AdalineConfig(BaseConfig):
     lr: float = 0.01
     epochs: int = 50
     # There is no torch optimizer: the delta rule updates the weights itself.
-    optimizer: Literal["sgd", "adam", "adamw", "none"] = "none"
+    optimizer: OptimizerName = "none"
     # "online": one correction per sample, the 1960 rule (stochastic gradient of the squared
     # error). "batch": one step along the mean gradient of each batch; with batch_size covering
     # the training split it is steepest descent on the mean squared error.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from utils.config import BaseConfig
+from utils.config import BaseConfig, OptimizerName
 from utils.exceptions import ConfigError
 
 
@@ -24,7 +24,7 @@ class MLPConfig(BaseConfig):
     implementation: Literal["torch", "numpy"] = "torch"
     # Modern defaults (Kingma & Ba 2015) for the torch net; the paper used SGD with momentum,
     # which is what the NumPy implementation does (set optimizer: sgd and momentum: 0.9).
-    optimizer: Literal["sgd", "adam", "adamw", "none"] = "adam"
+    optimizer: OptimizerName = "adam"
     lr: float = 1e-3
     batch_size: int = 128
     epochs: int = 20

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
-from utils.config import BaseConfig
+from utils.config import BaseConfig, OptimizerName
 from utils.exceptions import ConfigError
 
 
@@ -18,7 +17,7 @@ class HopfieldConfig(BaseConfig):
     batch_size: int = 1000
     # No step size: W = (1/N) sum xi xi^T, and any other scale changes no sign. Kept at 1.
     lr: float = 1.0
-    optimizer: Literal["sgd", "adam", "adamw", "none"] = "none"
+    optimizer: OptimizerName = "none"
     # Memories stored, one per class, the first image of each class in the shuffled stream.
     # Random patterns fit about 0.138 N; binarised digits, which share most of their pixels
     # (the background), fit 2 (README, capacity).

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
-from utils.config import BaseConfig
+from utils.config import BaseConfig, OptimizerName, SchedulerName
 from utils.exceptions import ConfigError
 
 
@@ -15,14 +14,14 @@ class LeNet5Config(BaseConfig):
     # The paper trains with stochastic diagonal Levenberg-Marquardt, one sample per update, for
     # 20 passes (Appendix C). AdamW on mini-batches of 64 with a cosine decay gets close to the
     # paper's error in 12 passes; one MNIST pass takes 15-50 s on 2 busy CPU cores.
-    optimizer: Literal["sgd", "adam", "adamw", "none"] = "adamw"
+    optimizer: OptimizerName = "adamw"
     lr: float = 2e-3
     # Decoupled weight decay (times lr per step). Without it the net fits the training set
     # exactly by epoch 10 and MNIST test error stays at 1.18% (README).
     weight_decay: float = 0.05
     batch_size: int = 64
     epochs: int = 12
-    scheduler: Literal["none", "step", "cosine", "plateau"] = "cosine"
+    scheduler: SchedulerName = "cosine"
     # The paper trains on all 60,000 MNIST images; 5% (3,000) are held out here for validation
     # and checkpoint selection instead of the shared default 15%.
     val_fraction: float = 0.05

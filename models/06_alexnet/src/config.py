@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from utils.config import BaseConfig
+from utils.config import BaseConfig, OptimizerName, SchedulerName
 from utils.exceptions import ConfigError
 
 
@@ -31,13 +31,13 @@ class AlexNetConfig(BaseConfig):
     crop_padding: int = 2
     # Sec. 5: SGD, batch 128, momentum 0.9, weight decay 5e-4, lr 0.01 divided by 10 by hand
     # three times in 90 epochs; here a cosine decay over 12 epochs (about 45 s each on CPU).
-    optimizer: Literal["sgd", "adam", "adamw", "none"] = "sgd"
+    optimizer: OptimizerName = "sgd"
     lr: float = 0.01
     momentum: float = 0.9
     weight_decay: float = 5e-4
     batch_size: int = 128
     epochs: int = 12
-    scheduler: Literal["none", "step", "cosine", "plateau"] = "cosine"
+    scheduler: SchedulerName = "cosine"
     audit_every: int = 100  # optimizer steps between gradient audits (about 4 per epoch)
 
     def validate(self) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from utils.config import BaseConfig
+from utils.config import BaseConfig, OptimizerName, SchedulerName
 from utils.exceptions import ConfigError
 
 # Table 1 of the paper: the 3x3 convolutions of each of the five stages, by configuration; every
@@ -44,13 +44,13 @@ class VGGConfig(BaseConfig):
     init: Literal["normal", "xavier", "kaiming"] = "kaiming"
     # The paper: SGD with momentum 0.9, batches of 256, weight decay 5e-4, lr 0.01 divided by 10
     # when validation accuracy stops improving. Our budgets are a few epochs: a cosine decay.
-    optimizer: Literal["sgd", "adam", "adamw", "none"] = "sgd"
+    optimizer: OptimizerName = "sgd"
     lr: float = 0.05
     momentum: float = 0.9
     weight_decay: float = 5e-4
     batch_size: int = 128
     epochs: int = 5
-    scheduler: Literal["none", "step", "cosine", "plateau"] = "cosine"
+    scheduler: SchedulerName = "cosine"
 
     def validate(self) -> None:
         super().validate()

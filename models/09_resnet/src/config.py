@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from utils.config import BaseConfig
+from utils.config import BaseConfig, OptimizerName, SchedulerName
 from utils.exceptions import ConfigError
 
 
@@ -31,13 +31,13 @@ class ResNetConfig(BaseConfig):
     # The paper's optimiser: SGD, momentum 0.9, weight decay 1e-4, batches of 128, lr 0.1. It
     # divides lr by 10 at 32k and 48k of 64k iterations (164 epochs); our budgets are a few
     # epochs, so the lr follows a cosine to 0 over the epochs we can afford instead.
-    optimizer: Literal["sgd", "adam", "adamw", "none"] = "sgd"
+    optimizer: OptimizerName = "sgd"
     lr: float = 0.1
     momentum: float = 0.9
     weight_decay: float = 1e-4
     batch_size: int = 128
     epochs: int = 5
-    scheduler: Literal["none", "step", "cosine", "plateau"] = "cosine"
+    scheduler: SchedulerName = "cosine"
 
     def validate(self) -> None:
         super().validate()

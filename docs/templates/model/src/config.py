@@ -9,9 +9,8 @@ live in experiments.yaml; the command line changes fields with --epochs, --set k
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
-from utils.config import BaseConfig
+from utils.config import BaseConfig, OptimizerName
 from utils.exceptions import ConfigError
 
 
@@ -20,7 +19,7 @@ class SoftmaxRegressionConfig(BaseConfig):  # [MODEL_CLASS]Config
     # [FIELDS]: the model's own hyperparameters, each with its reason. Template example below.
     # The loss is convex in the weights, so plain SGD with a fixed step approaches the optimum;
     # with 0.1 on standardised iris the training accuracy reaches 96% by epoch 100 (README).
-    optimizer: Literal["sgd", "adam", "adamw", "none"] = "sgd"
+    optimizer: OptimizerName = "sgd"
     lr: float = 0.1
     batch_size: int = 16  # iris has 105 training flowers: about 7 steps per epoch
     epochs: int = 100
