@@ -92,6 +92,16 @@ def check_labels(y: Tensor, num_classes: int, what: str) -> None:
         )
 
 
+def class_facts(data: Any) -> dict[str, Any]:
+    """What a checkpoint records of labelled data: its name, classes and one example's shape."""
+    return {
+        "dataset": data.name,
+        "num_classes": data.num_classes,
+        "class_names": list(data.class_names),
+        "input_shape": list(data.input_shape),
+    }
+
+
 @dataclass
 class RawDataset:
     """All examples of one data set, as returned by a registered loader (before splitting).
@@ -230,12 +240,7 @@ class DatasetSplits:
 
     def facts(self) -> dict[str, Any]:
         """Data set name, number and names of the classes, and the shape of one example."""
-        return {
-            "dataset": self.name,
-            "num_classes": self.num_classes,
-            "class_names": list(self.class_names),
-            "input_shape": list(self.input_shape),
-        }
+        return class_facts(self)
 
     def summary(self) -> str:
         """E.g. "train 51000 | val 9000 | test 10000 | 10 classes"."""

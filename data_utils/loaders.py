@@ -220,43 +220,26 @@ def create_data_loaders(
     return train, val, test
 
 
-class ListTargetLoader:
+class ListTargetLoader(ArrayLoader):
     """Iterate over (x, targets) batches: images and a list of per-image targets of any size.
 
     For detection, each image has its own number K_i of objects, so the targets cannot be
     stacked into one tensor; a batch is ``(x (B, C, H, W), [targets[i] for i in the batch])``.
-    Order, shuffling, ``set_epoch`` and sharding are exactly those of ArrayLoader. Images are
-    one tensor (resize or pad them to one size first).
+    Order, shuffling, ``set_epoch``, sharding and length are ArrayLoader's (it is one, over the
+    images and their indices). Images are one tensor (resize or pad them to one size first).
 
     Args:
         x: Images (N, C, H, W), float32 or uint8.
         targets: One dict per image with "boxes", float32 (K_i, 4) as (x1, y1, x2, y2) pixels,
             and "labels", int64 (K_i,); other keys (e.g. "masks") are passed on unchanged.
         batch_size: Images per batch.
-        shuffle: Draw a new permutation every epoch; otherwise keep the stored order.
-        seed: Seed of the per-epoch permutations.
-        transform: Applied to each image batch, not to the targets.
-        drop_last: Drop this rank's final incomplete batch.
-        rank: Index of this process in 0..world_size-1.
-        world_size: Number of processes sharing the data.
+        **options: ArrayLoader's shuffle, seed, transform, drop_last, rank, world_size.
     """
 
     def __init__(
-        self,
-        x: Tensor,
-        targets: list[dict[str, Tensor]],
-        batch_size: int,
-        *,
-        shuffle: bool = False,
-        seed: int = 0,
-        transform: Transform | None = None,
-        drop_last: bool = False,
-        rank: int = 0,
-        world_size: int = 1,
+        self, x: Tensor, targets: list[dict[str, Tensor]], batch_size: int, **options: Any
     ) -> None:
         assert x.shape[0] == len(targets), f"{x.shape[0]} images but {len(targets)} targets"
-        assert batch_size >= 1, f"batch_size must be >= 1, got {batch_size}"
-        _check_rank(rank, world_size)
         for i, target in enumerate(targets):
             assert "boxes" in target and "labels" in target, f"target {i} needs boxes and labels"
             boxes, labels = target["boxes"], target["labels"]
@@ -264,45 +247,12 @@ class ListTargetLoader:
             assert labels.dtype == torch.int64 and labels.shape == (
                 boxes.shape[0],
             ), f"target {i}: labels must be int64 (K,) with K = {boxes.shape[0]} boxes"
-        self.x, self.targets = x, targets
-        self.batch_size = batch_size
-        self.shuffle = shuffle
-        self.seed = seed
-        self.transform = transform
-        self.drop_last = drop_last
-        self.rank, self.world_size = rank, world_size
-        self.epoch = 0
-        self.num_samples: int = len(range(rank, x.shape[0], world_size))
-
-    def set_epoch(self, epoch: int) -> None:
-        """Select the permutation of this epoch (a function of (seed, epoch) only)."""
-        self.epoch = epoch
-
-    def indices(self) -> Tensor:
-        """This rank's image indices for the current epoch, in iteration order (int64)."""
-        return epoch_indices(
-            self.x.shape[0],
-            shuffle=self.shuffle,
-            seed=self.seed,
-            epoch=self.epoch,
-            rank=self.rank,
-            world_size=self.world_size,
-        )
+        super().__init__(x, torch.arange(len(targets)), batch_size, **options)
+        self.targets = targets
 
     def __iter__(self) -> Iterator[tuple[Tensor, list[dict[str, Tensor]]]]:
-        idx = self.indices()
-        for batch in range(len(self)):
-            batch_idx = idx[batch * self.batch_size : (batch + 1) * self.batch_size]
-            xb = self.x.index_select(0, batch_idx)  # (B, C, H, W)
-            if self.transform is not None:
-                xb = self.transform(xb)
-            yield xb, [self.targets[i] for i in batch_idx.tolist()]
-
-    def __len__(self) -> int:
-        """Number of batches per epoch for this rank."""
-        if self.drop_last:
-            return self.num_samples // self.batch_size
-        return math.ceil(self.num_samples / self.batch_size)
+        for xb, index in super().__iter__():  # (B, C, H, W), the images' indices (B,)
+            yield xb, [self.targets[i] for i in index.tolist()]
 
 
 def check_window_options(block_size: int, mode: str, windows_per_epoch: int | None) -> None:

@@ -27,7 +27,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from torch import Tensor
 
-from data_utils.base import RawDataset, Transform
+from data_utils.base import RawDataset, Transform, class_facts
 from data_utils.checksums import SOURCES
 from data_utils.loaders import ArrayLoader
 from data_utils.sources import (
@@ -472,12 +472,7 @@ class SegmentationData:
 
     def facts(self) -> dict[str, Any]:
         """Data set name, number and names of the pixel classes, and the shape of one image."""
-        return {
-            "dataset": self.name,
-            "num_classes": self.num_classes,
-            "class_names": list(self.class_names),
-            "input_shape": list(self.input_shape),
-        }
+        return class_facts(self)
 
     def summary(self) -> str:
         """E.g. "train 24 images | val 6 | test = val (no test masks) | input (1, 512, 512)"."""
