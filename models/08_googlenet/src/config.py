@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from utils.config import BaseConfig
+from utils.config import BaseConfig, OptimizerName, SchedulerName
 from utils.exceptions import ConfigError
 
 # Table 1 of the paper: the nine Inception modules in order, each as
@@ -47,13 +47,13 @@ class GoogLeNetConfig(BaseConfig):
     batch_norm: bool = True
     # The paper: asynchronous SGD, momentum 0.9, lr decreased 4% every 8 epochs. Our budgets are a
     # few epochs: synchronous SGD with a cosine decay, the same recipe as our VGG.
-    optimizer: Literal["sgd", "adam", "adamw", "none"] = "sgd"
+    optimizer: OptimizerName = "sgd"
     lr: float = 0.05
     momentum: float = 0.9
     weight_decay: float = 5e-4
     batch_size: int = 128
     epochs: int = 5
-    scheduler: Literal["none", "step", "cosine", "plateau"] = "cosine"
+    scheduler: SchedulerName = "cosine"
 
     def validate(self) -> None:
         super().validate()

@@ -30,10 +30,14 @@ Deliberately left out or changed:
 - Polyak averaging, the photometric distortions, multi-crop testing and the 7-model ensemble
   of the ILSVRC entry: competition machinery, not the architecture.
 
-How the auxiliary outputs reach the loss without changing the engine's contract
-(``forward(x) -> scores``, ``criterion(scores, y) -> loss``): in training mode the main logits
-tensor carries the auxiliary logits as the attribute ``scores.aux_logits``, and the criterion
-adds their weighted losses; accuracy and evaluation read the main logits only.
+How the auxiliary outputs reach the loss: GoogLeNet defines its own ``step(batch) ->
+StepOutput`` (the engine's contract, engine/steps.py and docs/engine.md section 2) instead of the
+classifier default. ``logits_and_aux(x)`` returns the main logits and, in training, the auxiliary
+heads' logits; ``step`` adds aux_weight times each head's cross-entropy to the main one (Sec. 5)
+and reports ``loss`` (the total), ``main_loss`` (the main head's share alone, only while the heads
+are on) and ``accuracy`` of the main head. In evaluation the heads are not run and the loss is the
+plain cross-entropy. ``forward(x)`` is the main head's logits (B, num_classes) only, and the
+step's outputs are the main head's predicted classes (the confusion matrix reads them).
 
 Known outcomes, asserted in tests: an Inception module outputs the sum of its branches'
 channels at the input's size; the 1x1 reductions cut the module's weights and FLOPs several
@@ -43,7 +47,6 @@ receive gradients, and are skipped in eval mode.
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Callable, Sequence
 
 import torch
@@ -53,6 +56,7 @@ from torch import nn
 
 from data_utils import DatasetSplits
 from data_utils.transforms import channel_stats
+from engine.steps import Mean, StepOutput
 
 POOL_AFTER = ("3b", "4e")  # the max-pools between the Inception stages (Table 1)
 
@@ -169,6 +173,7 @@ class GoogLeNet(nn.Module):
         batch_norm: BN after every convolution.
         five_by_five: The third branch, "5x5" or "double_3x3".
         aux_classifiers: Build the auxiliary heads after 4a and 4d.
+        aux_weight: Weight of each auxiliary head's loss in training (the paper: 0.3).
         dropout: Before the final linear layer (the paper: 0.4).
     """
 
@@ -181,12 +186,14 @@ class GoogLeNet(nn.Module):
         batch_norm: bool = True,
         five_by_five: str = "5x5",
         aux_classifiers: bool = False,
+        aux_weight: float = 0.3,
         dropout: float = 0.4,
     ) -> None:
         super().__init__()
         assert mean_rgb.shape == (in_channels,), "mean_rgb must hold one value per channel"
         self.register_buffer("mean_rgb", mean_rgb.view(-1, 1, 1).clone())  # (C,) -> (C, 1, 1)
         self.in_channels = in_channels
+        self.aux_weight = aux_weight
         c1, c2, c3 = scale(STEM_WIDTHS, width_multiplier)
         # the paper's stem order (conv, max-pool, 1x1 conv, 3x3 conv) with one pool instead of 3
         self.stem = nn.Sequential(
@@ -211,7 +218,18 @@ class GoogLeNet(nn.Module):
         self.fc = nn.Linear(channels, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Class scores (B, num_classes); in training, ``.aux_logits`` holds the side heads'."""
+        """Class scores (B, num_classes) of the main head; the auxiliary heads are not run."""
+        logits, _ = self.logits_and_aux(x, with_aux=False)
+        return logits
+
+    def logits_and_aux(
+        self, x: torch.Tensor, with_aux: bool = True
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """The main logits (B, num_classes) and a list of the auxiliary heads' (B, num_classes).
+
+        The list is filled in training only: empty in eval mode, without heads, or with
+        ``with_aux`` False.
+        """
         assert x.dim() == 4 and x.shape[1] == self.in_channels, (
             f"expected images (B, {self.in_channels}, H, W), got {tuple(x.shape)}: "
             "was the model built for another data set?"
@@ -220,29 +238,38 @@ class GoogLeNet(nn.Module):
         aux_logits = []
         for name, module in self.inception.items():
             x = module(x)  # (B, C_in, h, w) -> (B, C_out, h, w)
-            if self.training and name in self.aux:
+            if with_aux and self.training and name in self.aux:
                 aux_logits.append(self.aux[name](x))
             if name in POOL_AFTER:
                 x = self.pool(x)  # (B, C, h, w) -> (B, C, h/2, w/2)
         x = F.adaptive_avg_pool2d(x, 1).flatten(1)  # global average pool: -> (B, 1024w)
         logits = self.fc(self.dropout(x))  # -> (B, num_classes)
+        return logits, aux_logits
+
+    def step(self, batch: tuple[torch.Tensor, torch.Tensor]) -> StepOutput:
+        """One batch -> the loss and named metrics (the engine's contract, engine/steps.py).
+
+        In training with auxiliary heads the loss is the main cross-entropy plus aux_weight times
+        each head's (Sec. 5: "their loss gets added to the total loss of the network with a
+        discount weight"); ``main_loss`` reports the main head's share. In evaluation the heads
+        are not run and the loss is the plain cross-entropy. Outputs: predicted classes (B,).
+        """
+        x, y = batch  # (B, C, H, W) images, (B,) class indices
+        n = len(y)
+        logits, aux_logits = self.logits_and_aux(x)
+        # n == 0 is a DDP padding batch: a zero loss that keeps every used parameter in the graph
+        main_loss = F.cross_entropy(logits, y) if n else logits.sum() * 0.0
+        loss = main_loss
+        for aux in aux_logits:
+            loss = loss + self.aux_weight * (F.cross_entropy(aux, y) if n else aux.sum() * 0.0)
+        pred = logits.detach().argmax(dim=1)  # (B, num_classes) -> (B,)
+        metrics = {"loss": Mean(loss.detach() * n, n), "accuracy": Mean((pred == y).sum(), n)}
         if aux_logits:
-            logits.aux_logits = aux_logits  # read by googlenet_loss; see the module docstring
-        return logits
+            metrics["main_loss"] = Mean(main_loss.detach() * n, n)
+        return StepOutput(loss, metrics, outputs=pred)
 
 
 # -------------------------------------------------------------------------- the ModelSpec hooks
-
-
-def googlenet_loss(scores: torch.Tensor, y: torch.Tensor, aux_weight: float = 0.3) -> torch.Tensor:
-    """Cross-entropy of the main logits plus aux_weight times that of each auxiliary head (Sec. 5).
-
-    Without auxiliary logits (eval mode, or no heads) it is the plain mean cross-entropy.
-    """
-    loss = F.cross_entropy(scores, y)
-    for aux in getattr(scores, "aux_logits", ()):
-        loss = loss + aux_weight * F.cross_entropy(aux, y)
-    return loss
 
 
 def create_model(config: GoogLeNetConfig, splits: DatasetSplits) -> GoogLeNet:
@@ -258,10 +285,16 @@ def create_model(config: GoogLeNetConfig, splits: DatasetSplits) -> GoogLeNet:
         batch_norm=config.batch_norm,
         five_by_five=config.five_by_five,
         aux_classifiers=config.aux_classifiers,
+        aux_weight=config.aux_weight,
         dropout=config.dropout,
     )
 
 
 def create_criterion(config: GoogLeNetConfig) -> Callable:
-    """The training loss with the auxiliary heads' share (plain cross-entropy when off)."""
-    return partial(googlenet_loss, aux_weight=config.aux_weight)
+    """The main head's plain cross-entropy, which ModelSpec asks for.
+
+    Training and evaluation go through ``GoogLeNet.step``, which never calls it (the engine uses
+    a criterion only for models without ``step``); tools that score ``forward(x)`` directly get
+    the main head's loss.
+    """
+    return F.cross_entropy

@@ -1,18 +1,21 @@
 """GoogLeNet's known outcomes: Inception's channels, what 1x1 reductions save, the aux heads."""
 
+import copy
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
+from engine.evaluator import Evaluator
+from engine.modelio import evaluating
 from utils.config import load_config
 from utils.exceptions import ConfigError
 from utils.model_stats import count_flops, count_parameters
 from utils.modules import load_model_modules
 from utils.testing import (
     copy_model,
-    fixed_batch_losses,
     needs_data,
     patch_image_splits,
     run_study_smoke,
@@ -94,34 +97,109 @@ def test_third_branch_sees_a_5x5_window_either_way(five_by_five):
 
 @pytest.mark.parametrize("channels, side", [(3, 32), (1, 28)])
 @pytest.mark.parametrize("aux", [True, False])
-def test_forward_gives_finite_scores_and_aux_logits_only_in_training(channels, side, aux):
+def test_forward_gives_plain_scores_and_aux_logits_only_in_training(channels, side, aux):
     net = make_net(channels, aux_classifiers=aux)
     x = torch.rand(3, channels, side, side)
     net.train()
     out = net(x)
     assert out.shape == (3, 10) and torch.isfinite(out).all()
-    aux_logits = getattr(out, "aux_logits", [])
-    assert len(aux_logits) == (2 if aux else 0)
+    assert not hasattr(out, "aux_logits"), "forward must return plain logits"
+    logits, aux_logits = net.logits_and_aux(x)
+    assert logits.shape == (3, 10) and len(aux_logits) == (2 if aux else 0)
     assert all(a.shape == (3, 10) and torch.isfinite(a).all() for a in aux_logits)
     net.eval()
-    out = net(x)
-    assert out.shape == (3, 10) and not hasattr(out, "aux_logits")
+    logits, aux_logits = net.logits_and_aux(x)
+    assert aux_logits == []
+    torch.testing.assert_close(net(x), logits)
 
 
-def test_loss_adds_the_weighted_aux_losses_and_every_head_gets_gradients():
+def old_loss(net: GoogLeNet, x: torch.Tensor, y: torch.Tensor, aux_weight: float):
+    """The committed code before ``step``, inline: its forward (aux logits collected in the
+    loop, in the same order) and googlenet_loss. Returns (total loss, main cross-entropy)."""
+    h = net.stem(x - net.mean_rgb)
+    aux_logits = []
+    for name, module in net.inception.items():
+        h = module(h)
+        if net.training and name in net.aux:
+            aux_logits.append(net.aux[name](h))
+        if name in mods.model.POOL_AFTER:
+            h = net.pool(h)
+    scores = net.fc(net.dropout(F.adaptive_avg_pool2d(h, 1).flatten(1)))
+    loss = F.cross_entropy(scores, y)
+    main = loss
+    for aux in aux_logits:
+        loss = loss + aux_weight * F.cross_entropy(aux, y)
+    return loss, main
+
+
+@pytest.mark.parametrize("aux", [True, False])
+def test_step_gives_the_old_loss_and_gradients_bit_for_bit(aux):
+    """Sec. 5's loss through ``step`` equals the old formula exactly, dropout masks included
+    (the same seed before each): the README's numbers cannot move."""
+    net = make_net(aux_classifiers=aux, aux_weight=0.3).train()
+    reference = copy.deepcopy(net)
+    gen = torch.Generator().manual_seed(1)
+    x, y = torch.rand(6, 3, 32, 32, generator=gen), torch.randint(0, 10, (6,), generator=gen)
+
+    torch.manual_seed(123)
+    expected, expected_main = old_loss(reference, x, y, aux_weight=0.3)
+    expected.backward()
+    torch.manual_seed(123)
+    out = net.step((x, y))
+    out.loss.backward()
+
+    assert torch.equal(out.loss, expected)
+    assert torch.equal(out.metrics["loss"].total, expected.detach() * 6)
+    assert out.metrics["loss"].count == 6
+    reference_grads = dict(reference.named_parameters())
+    for name, param in net.named_parameters():
+        assert torch.equal(param.grad, reference_grads[name].grad), f"{name}: gradient differs"
+    if aux:
+        assert torch.equal(out.metrics["main_loss"].total, expected_main.detach() * 6)
+        assert out.loss > out.metrics["main_loss"].total / 6  # the heads add to the loss
+        for name, head in net.aux.items():
+            assert head.classifier.weight.grad.abs().sum() > 0, f"aux head {name} got no gradient"
+    else:
+        assert "main_loss" not in out.metrics
+
+
+@pytest.mark.parametrize("aux", [True, False])
+def test_step_in_eval_is_the_plain_loss_of_the_main_head_without_running_the_aux_heads(aux):
+    net = make_net(aux_classifiers=aux).eval()
+    calls = []
+    for head in net.aux.values():
+        head.register_forward_hook(lambda *_: calls.append(1))
+    x, y = torch.rand(5, 3, 32, 32), torch.tensor([0, 1, 2, 3, 4])
+    with torch.inference_mode():
+        out = net.step((x, y))
+        scores = net(x)
+    assert calls == [], "the auxiliary heads ran in evaluation"
+    assert set(out.metrics) == {"loss", "accuracy"}
+    torch.testing.assert_close(out.loss, F.cross_entropy(scores, y))
+    assert torch.equal(out.outputs, scores.argmax(dim=1))
+    assert out.metrics["accuracy"].total == (scores.argmax(dim=1) == y).sum()
+    assert out.metrics["accuracy"].count == 5
+
+
+def test_step_on_an_empty_batch_is_a_zero_loss_that_reaches_every_head():
+    """A DDP padding batch: zero loss, but the main and auxiliary heads stay in the graph."""
     net = make_net(aux_classifiers=True).train()
+    out = net.step((torch.rand(0, 3, 32, 32), torch.zeros(0, dtype=torch.int64)))
+    assert out.loss.item() == 0.0
+    out.loss.backward()
+    assert net.fc.weight.grad is not None
+    assert all(head.classifier.weight.grad is not None for head in net.aux.values())
+
+
+def test_evaluator_predicts_the_main_heads_classes_for_the_confusion_matrix():
+    """make_plots draws the confusion matrix from Evaluator.predict, which reads the step's
+    outputs: one class per sample."""
+    net = make_net(aux_classifiers=True)
     x, y = torch.rand(4, 3, 32, 32), torch.tensor([0, 1, 2, 3])
-    scores = net(x)
-    loss = mods.model.googlenet_loss(scores, y, aux_weight=0.3)
-    expected = F.cross_entropy(scores, y) + 0.3 * sum(
-        F.cross_entropy(a, y) for a in scores.aux_logits
-    )
-    torch.testing.assert_close(loss, expected)
-    loss.backward()
-    for name, head in net.aux.items():
-        assert head.classifier.weight.grad.abs().sum() > 0, f"aux head {name} got no gradient"
-    plain = torch.randn(4, 10)
-    torch.testing.assert_close(mods.model.googlenet_loss(plain, y), F.cross_entropy(plain, y))
+    y_true, y_pred = Evaluator(net).predict([(x, y)])
+    with evaluating(net), torch.no_grad():
+        expected = net(x).argmax(dim=1).numpy()
+    assert np.array_equal(y_true, y.numpy()) and np.array_equal(y_pred, expected)
 
 
 def test_aux_heads_do_not_change_inference_or_its_flops():
@@ -135,6 +213,7 @@ def test_aux_heads_do_not_change_inference_or_its_flops():
 
 @pytest.mark.parametrize("aux", [True, False])
 def test_loss_falls_on_a_fixed_batch(aux):
+    """SGD through ``step`` (with the heads' share when they are on) on one fixed batch."""
     config = load_config(
         mods.config.GoogLeNetConfig,
         mods.constants.EXPERIMENTS_FILE,
@@ -142,7 +221,17 @@ def test_loss_falls_on_a_fixed_batch(aux):
         {"aux_classifiers": aux, "dropout": 0.0},
     )
     splits = patch_image_splits(n=20)
-    losses = fixed_batch_losses(mods.train.SPEC, config, splits, lr=0.02, steps=25)
+    torch.manual_seed(0)
+    net = mods.train.SPEC.create_model(config, splits).train()
+    batch = (splits.transform(splits.x_train), splits.y_train)
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.02, momentum=0.9)
+    losses = []
+    for _ in range(25):
+        optimizer.zero_grad()
+        loss = net.step(batch).loss
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
     assert all(torch.isfinite(torch.tensor(losses)))
     assert losses[-1] < 0.5 * losses[0]
 
