@@ -70,6 +70,7 @@ import torch
 
 from engine.checkpoint import CheckpointManager
 from engine.trainer import RunContext
+from utils.registry import MODELS
 
 SCRIPT = "bench_engine_overhead"
 AUDIT_DEFAULT = 50  # utils.config.BaseConfig.audit_every
@@ -213,7 +214,7 @@ def bench_model(
         }
 
     return {
-        "folder": f"models/{benchlib.MODELS[name][0]}",
+        "folder": f"models/{MODELS[name]}",
         **benchlib.describe(candidates["raw"].setup),
         "blocks": blocks,
         "rounds_per_block": rounds,

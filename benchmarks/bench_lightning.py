@@ -39,6 +39,8 @@ from typing import Any
 import benchlib
 import torch
 
+from utils.registry import MODELS
+
 SCRIPT = "bench_lightning"
 VAL_SAMPLES = 1024
 # model -> (training images per epoch, timed rounds)
@@ -132,7 +134,7 @@ def bench_model(name: str, splits, seed: int, rounds: int, load) -> dict[str, An
     wall = dict(times["wall"])
     wall["lightning_epoch"] = candidates["lightning"].epoch_seconds[1:]  # without the warm-up
     return {
-        "folder": f"models/{benchlib.MODELS[name][0]}",
+        "folder": f"models/{MODELS[name]}",
         **benchlib.describe(candidates["raw"].setup),
         "rounds": rounds,
         "epoch_seconds": {n: benchlib.spread(v) for n, v in wall.items()},

@@ -51,6 +51,7 @@ from engine.evaluator import Evaluator
 from engine.trainer import Trainer
 from engine.workflow import build_optimizer
 from utils.config import load_config
+from utils.registry import model_spec
 
 SCRIPT = "bench_time_to_accuracy"
 TARGET = 0.87
@@ -60,16 +61,16 @@ class OurMLP:
     """models/03_mlp through the shared Trainer, one epoch per call."""
 
     def __init__(self, splits: DatasetSplits, seed: int, **changes: Any) -> None:
-        module = benchlib.model_modules("03_mlp").model
         self.config = benchlib.experiment_config(
             "mlp", early_stopping_patience=None, seed=seed, **changes
         )
         torch.manual_seed(seed)
-        model = module.create_model(self.config, splits)
+        mlp = model_spec("mlp")
+        model = mlp.create_model(self.config, splits)
         self.train_loader, self.val_loader, self.test_loader = create_data_loaders(
             splits, self.config.batch_size, seed=seed
         )
-        criterion = module.create_criterion(self.config)
+        criterion = mlp.create_criterion(self.config)
         optimizer = build_optimizer(self.config, model)
         self.trainer = Trainer(model, optimizer, criterion, torch.device("cpu"), self.config)
         self.evaluator = Evaluator(model, criterion)
@@ -156,12 +157,8 @@ def perceptron_rounds(splits: DatasetSplits, seed: int, rounds: int) -> dict[str
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import Perceptron as SklearnPerceptron
 
-    modules = benchlib.model_modules("01_perceptron")
-    config = load_config(
-        modules.config.PerceptronConfig,
-        benchlib.REPO_ROOT / "models" / "01_perceptron" / "src" / "experiments.yaml",
-        "fashion_mnist",
-    )
+    perceptron = model_spec("perceptron")
+    config = load_config(perceptron.config_cls, perceptron.experiments_file, "fashion_mnist")
     train_loader, val_loader, test_loader = create_data_loaders(
         splits, config.batch_size, seed=seed
     )
@@ -170,8 +167,8 @@ def perceptron_rounds(splits: DatasetSplits, seed: int, rounds: int) -> dict[str
     accuracy: dict[str, float] = {}
 
     def ours() -> None:
-        model = modules.model.create_model(config, splits)
-        criterion = modules.model.perceptron_criterion
+        model = perceptron.create_model(config, splits)
+        criterion = perceptron.create_criterion(config)  # the perceptron criterion
         Trainer(model, None, criterion, torch.device("cpu"), config).train(
             train_loader, val_loader, 1
         )

@@ -33,7 +33,6 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
@@ -45,7 +44,7 @@ from engine.workflow import build_optimizer
 from utils.config import load_config
 from utils.files import plain
 from utils.metadata import git_info
-from utils.modules import load_model_modules
+from utils.registry import model_spec
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -282,9 +281,6 @@ def position_median_seconds(epochs: Sequence[Sequence[float]]) -> float:
 
 # ------------------------------------------------------------------------------ data, models
 
-# name -> (model folder, config class); each is built with its ``fashion_mnist`` experiment.
-MODELS = {"mlp": ("03_mlp", "MLPConfig"), "lenet5": ("05_lenet5", "LeNet5Config")}
-
 
 def fashion_mnist(seed: int = 42, val_fraction: float = 0.15) -> DatasetSplits:
     """The shared Fashion-MNIST split (51,000 train, 9,000 val, 10,000 test at the defaults).
@@ -297,17 +293,14 @@ def fashion_mnist(seed: int = 42, val_fraction: float = 0.15) -> DatasetSplits:
     )
 
 
-def model_modules(folder: str) -> SimpleNamespace:
-    """A model folder's modules (``config``, ``model``, ...), e.g. ``model_modules("03_mlp")``."""
-    return load_model_modules(REPO_ROOT / "models" / folder)
-
-
 def experiment_config(name: str, experiment: str = "fashion_mnist", **changes: Any) -> Any:
-    """A model's config for one of its experiments, with fields replaced (no CLI parsing)."""
-    folder, config_name = MODELS[name]
-    config_cls = getattr(model_modules(folder).config, config_name)
-    experiments = REPO_ROOT / "models" / folder / "src" / "experiments.yaml"
-    return dataclasses.replace(load_config(config_cls, experiments, experiment), **changes)
+    """A model's config for one of its experiments, with fields replaced (no CLI parsing).
+
+    ``name`` is a registered model name (utils.registry.MODELS), e.g. "mlp" or "lenet5".
+    """
+    spec = model_spec(name)
+    config = load_config(spec.config_cls, spec.experiments_file, experiment)
+    return dataclasses.replace(config, **changes)
 
 
 @dataclass
@@ -352,11 +345,10 @@ def build_setup(
     uses); ``"torch_default"`` as a user would by hand (``user_optimizer``).
     """
     assert optimizer in ("engine", "torch_default"), f"unknown optimizer source {optimizer!r}"
-    folder, _ = MODELS[name]
-    module = model_modules(folder).model
     config = experiment_config(name, early_stopping_patience=None, **changes)
     torch.manual_seed(seed)
-    model = module.create_model(config, splits)
+    spec = model_spec(name)
+    model = spec.create_model(config, splits)
     train = ArrayLoader(
         splits.x_train[:n_train],
         splits.y_train[:n_train],
@@ -371,7 +363,7 @@ def build_setup(
     built = (
         build_optimizer(config, model) if optimizer == "engine" else user_optimizer(config, model)
     )
-    return Setup(model, built, module.create_criterion(config), train, val, config)
+    return Setup(model, built, spec.create_criterion(config), train, val, config)
 
 
 def describe(setup: Setup) -> dict[str, Any]:

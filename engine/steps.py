@@ -182,7 +182,7 @@ class MetricSums:
 
     def reduced(self, all_reduce: Callable[[list[float]], list[float]]) -> dict[str, list[float]]:
         """The sums over all processes (every process must call it with the same names)."""
-        names = sorted(self.sums)
+        names = sorted(self.sums, key=lambda name: (name != "loss", name))  # loss first
         flat = all_reduce([v for name in names for v in self.sums[name]])
         return {name: [flat[2 * i], flat[2 * i + 1]] for i, name in enumerate(names)}
 

@@ -1,8 +1,9 @@
 """The train.py and evaluate.py workflows every model shares (architecture sections 6, 7, 9, 10).
 
-A model folder describes itself once with a ``ModelSpec`` (its name, config class, experiments
-file and how to build the model and its loss) and its ``src/train.py`` / ``src/evaluate.py`` call
-``train_main(SPEC)`` / ``evaluate_main(SPEC)``. The steps live here once:
+A model folder is described by a ``ModelSpec`` (its name, config class, experiments file and how
+to build the model and its loss), which ``spec_from_folder`` reads from the folder's conventional
+names; its ``src/train.py`` / ``src/evaluate.py`` call ``train_main(SPEC)`` /
+``evaluate_main(SPEC)``. The steps live here once:
 
     train:    args -> (--resume checkpoint) -> config -> seed, device, process group (torchrun)
               -> run name, logging -> data (this rank's shard) -> model (--load-checkpoint
@@ -19,6 +20,7 @@ wandb and plots (docs/engine.md).
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import logging
 import math
@@ -50,6 +52,7 @@ from engine.trainer import (
     resume_refusal,
 )
 from utils.config import (
+    BaseConfig,
     apply_overrides,
     config_from_dict,
     config_to_dict,
@@ -57,7 +60,7 @@ from utils.config import (
     load_experiments,
 )
 from utils.device import select_device
-from utils.exceptions import AIFromScratchError, CheckpointError, ConfigError
+from utils.exceptions import AIFromScratchError, CheckpointError, ConfigError, ModelError
 from utils.files import plain
 from utils.log import setup_logging
 from utils.metadata import save_run_metadata
@@ -94,6 +97,71 @@ class ModelSpec:
     create_criterion: Callable[[Any], Callable]
     visualize: Callable[..., dict[str, Path]] | None = None
     eval_data: Callable[[Any, Any, DatasetSplits], tuple[torch.Tensor, torch.Tensor]] | None = None
+
+
+def spec_from_folder(model_dir: Path | str) -> ModelSpec:
+    """A model folder's ``ModelSpec``, read from the names every folder defines (architecture 8).
+
+    Called by the folder's own ``src/train.py`` (``SPEC = spec_from_folder(...)``), where the
+    folder's ``src/`` modules are importable by their sibling names: run as a script, or imported
+    by ``utils.modules.load_model_modules``. It reads
+
+        constants.MODEL_NAME             the name stored in checkpoints
+        config.py                        the one ``BaseConfig`` subclass it defines
+        model.create_model               ``(config, splits) -> model``
+        model.create_criterion           ``(config) -> criterion(scores, y)``
+        analysis.visualize (optional)    the model's own plots (``ModelSpec.visualize``)
+        analysis.eval_data (optional)    what evaluate.py measures (``ModelSpec.eval_data``)
+        src/experiments.yaml             the named experiments
+
+    Raises:
+        ModelError: A conventional name is missing, or ``src/`` is not the one being imported.
+    """
+    model_dir = Path(model_dir).resolve()
+    src_dir = model_dir / "src"
+    modules = {}
+    for name in ("constants", "config", "model", "analysis"):
+        if not (src_dir / f"{name}.py").is_file():
+            continue
+        module = importlib.import_module(name)
+        if Path(module.__file__).resolve().parent != src_dir:
+            raise ModelError(
+                f"spec_from_folder({model_dir}) found {name} at {module.__file__}: call it from "
+                "that folder's src/train.py (or load the folder with utils.modules)"
+            )
+        modules[name] = module
+    missing = [name for name in ("constants", "config", "model") if name not in modules]
+    if missing:
+        raise ModelError(f"{src_dir} has no {', '.join(f'{name}.py' for name in missing)}")
+    config = modules["config"]
+    config_classes = [
+        value
+        for value in vars(config).values()
+        if isinstance(value, type)
+        and issubclass(value, BaseConfig)
+        and value.__module__ == config.__name__
+    ]
+    if len(config_classes) != 1:
+        raise ModelError(f"{config.__file__} must define one BaseConfig subclass")
+    constants, model = modules["constants"], modules["model"]
+    for module, attr in (
+        (constants, "MODEL_NAME"),
+        (model, "create_model"),
+        (model, "create_criterion"),
+    ):
+        if not hasattr(module, attr):
+            raise ModelError(f"{module.__file__} defines no {attr}")
+    hooks = vars(modules["analysis"]) if "analysis" in modules else {}
+    return ModelSpec(
+        name=constants.MODEL_NAME,
+        model_dir=model_dir,
+        config_cls=config_classes[0],
+        experiments_file=src_dir / "experiments.yaml",
+        create_model=model.create_model,
+        create_criterion=model.create_criterion,
+        visualize=hooks.get("visualize"),
+        eval_data=hooks.get("eval_data"),
+    )
 
 
 # ------------------------------------------------------------------------------------ arguments

@@ -1,7 +1,8 @@
 """Every registered model, automatically (house style rule 9).
 
-A model is registered by existing: utils.modules.model_dirs() lists every models/NN_name folder
-with a src/, and each test below is parametrised over that dict. For each model, on CPU:
+utils.modules.model_dirs() lists every models/NN_name folder with a src/, and each test below is
+parametrised over that dict; the registry by name, utils.registry.MODELS, must name exactly these
+folders, each under its MODEL_NAME. For each model, on CPU:
 
 - the folder has the files every model has (docs/templates/README.md), a ``smoke`` experiment,
   requirements pinning the project's torch, a ``SPEC`` in train.py, and no template placeholder;
@@ -39,6 +40,8 @@ from engine.workflow import ModelSpec, build_optimizer, load_data
 from utils.config import BaseConfig, load_config, load_experiments
 from utils.exceptions import DataError
 from utils.modules import REPO_ROOT, load_model_modules, model_dirs
+from utils.registry import MODELS as REGISTRY
+from utils.registry import create_model, model_spec
 from utils.seed import set_random_seed
 
 MODELS = model_dirs()
@@ -159,6 +162,20 @@ def test_models_are_registered_and_named_uniquely():
     assert "01_perceptron" in MODELS, "model_dirs() must list models/01_perceptron"
     names = [spec_of(name)[1].name for name in MODELS]
     assert len(names) == len(set(names)), f"MODEL_NAME must be unique (checkpoints): {names}"
+    registered = {folder: name for name, folder in REGISTRY.items()}
+    assert sorted(registered) == list(MODELS), (
+        f"utils/registry.py MODELS must list every model folder: {sorted(registered)} "
+        f"!= {list(MODELS)}"
+    )
+    for folder, name in zip(MODELS, names):
+        assert registered[folder] == name, f"MODELS[{name!r}] should be {folder!r}"
+        assert model_spec(name) is spec_of(folder)[1]
+
+
+def test_a_model_is_created_by_name():
+    model, config, splits = create_model("perceptron", "xor", epochs=3)
+    assert config.experiment == "xor" and config.epochs == 3 and splits.name == "xor"
+    assert type(model).__name__ == "Perceptron" and model.weight.shape[-1] == 2
 
 
 @parametrize_models

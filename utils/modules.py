@@ -18,7 +18,7 @@ from pathlib import Path
 
 from utils.exceptions import ModelError
 
-MODEL_MODULE_NAMES = ("constants", "config", "model", "train", "evaluate")
+MODEL_MODULE_NAMES = ("constants", "config", "model", "analysis", "train", "evaluate")
 
 # A model's src/ must not define modules named like the shared packages: while it is loaded
 # its src/ is first on sys.path and would shadow them.
@@ -44,12 +44,12 @@ def load_model_modules(model_dir: Path) -> types.SimpleNamespace:
     """Import one model folder's ``src`` modules in isolation and return them.
 
     Under a lock: put ``model_dir/src`` first on ``sys.path``, remove from ``sys.modules``
-    every name that ``src/`` provides, import ``constants``, ``config``, ``model``, ``train``
-    and ``evaluate`` (those that exist), then restore ``sys.path`` exactly and put those
-    ``sys.modules`` entries back as they were. Modules imported from elsewhere along the way
-    (torch, the shared packages) stay cached as usual. The loaded modules keep working: their
-    sibling names were bound at import time. Results are cached per resolved ``model_dir``, so
-    loading the same folder twice returns the same module objects.
+    every name that ``src/`` provides, import ``constants``, ``config``, ``model``,
+    ``analysis``, ``train`` and ``evaluate`` (those that exist), then restore ``sys.path``
+    exactly and put those ``sys.modules`` entries back as they were. Modules imported from
+    elsewhere along the way (torch, the shared packages) stay cached as usual. The loaded
+    modules keep working: their sibling names were bound at import time. Results are cached per
+    resolved ``model_dir``, so loading the same folder twice returns the same module objects.
 
     Args:
         model_dir: The model folder, e.g. ``models/01_perceptron`` (must contain ``src/``).
@@ -121,7 +121,10 @@ def find_loaded_module(obj: type) -> types.ModuleType | None:
 
 
 def model_dirs(repo_root: Path | None = None) -> dict[str, Path]:
-    """The model registry: folder name -> path for every ``models/NN_*`` folder with ``src/``.
+    """Every model folder on disk: folder name -> path for each ``models/NN_*`` with ``src/``.
+
+    The registry by model name is ``utils.registry.MODELS``; tests/test_every_model.py checks
+    that it names exactly these folders.
 
     Args:
         repo_root: Repository root; defaults to the one containing this package.

@@ -84,6 +84,20 @@ def assert_clean_failure(result: subprocess.CompletedProcess, error: str, *words
         assert word in result.stderr, result.stderr
 
 
+def assert_config_error(
+    spec: ModelSpec, experiment: str, changes: dict[str, Any], words: list[str]
+) -> None:
+    """Loading ``experiment`` with ``changes`` (the ``--set`` path of train.py, in process) is a
+    ``ConfigError`` whose message contains each of ``words``."""
+    from utils.config import load_config
+    from utils.exceptions import ConfigError
+
+    with pytest.raises(ConfigError) as err:
+        load_config(spec.config_cls, spec.experiments_file, experiment, changes)
+    missing = [word for word in words if word not in str(err.value)]
+    assert not missing, f"{missing} not in the message: {err.value}"
+
+
 def load_script(model_dir: Path, script: str) -> types.ModuleType:
     """A model's own extra script (e.g. ``src/compare.py``) imported as a module, its sibling
     imports (``from config import ...``) bound to that folder's modules (utils.modules)."""

@@ -15,6 +15,7 @@ from engine import distributed, workflow
 from engine.checkpoint import load_checkpoint
 from utils.exceptions import ConfigError
 from utils.modules import load_model_modules
+from utils.registry import model_modules
 from utils.testing import copy_model
 
 
@@ -53,7 +54,7 @@ def one_process_group(tmp_path):
 
 def test_ddp_guards(kit, one_process_group):
     config = kit.config()
-    perceptron = load_model_modules(kit.perceptron_dir).model.Perceptron(num_features=2)
+    perceptron = model_modules("perceptron").model.Perceptron(num_features=2)
     with pytest.raises(ConfigError, match="run it in one process, without torchrun"):
         distributed.check_supported(perceptron)
     with pytest.raises(ConfigError, match="Perceptron learns with its own rule"):

@@ -13,7 +13,7 @@ from torch import nn
 
 from engine.evaluator import Evaluator
 from engine.tracking import Tracker, resolve_wandb_mode
-from utils.modules import load_model_modules
+from utils.registry import model_modules
 
 X = torch.tensor([[2.0, 0.0], [0.0, 1.0], [1.0, 3.0], [5.0, 4.0]])  # (4, 2)
 Y = torch.tensor([0, 1, 0, 1])
@@ -43,7 +43,7 @@ def test_evaluator_metrics_on_a_known_case(batch_size):
 
 
 def test_evaluator_uses_a_numpy_models_own_predict(kit):
-    perceptron = load_model_modules(kit.perceptron_dir).model.Perceptron(num_features=2)
+    perceptron = model_modules("perceptron").model.Perceptron(num_features=2)
     perceptron.weight[:] = np.array([[1.0, -1.0]])  # fires when x0 > x1
     metrics = Evaluator(perceptron).evaluate([(X, Y)])
     assert metrics == {"accuracy": 0.5, "num_samples": 4}  # predictions [1, 0, 0, 1]

@@ -17,7 +17,7 @@ from engine.trainer import RunContext, Trainer, TrainingInterrupted
 from engine.workflow import build_optimizer, build_scheduler
 from utils.config import apply_overrides, load_config
 from utils.exceptions import ConfigError, TrainingError
-from utils.modules import load_model_modules
+from utils.registry import model_modules
 
 
 def params(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -40,7 +40,7 @@ def test_smoke_one_epoch_of_a_torch_model(kit):
 
 
 def test_smoke_one_epoch_of_a_numpy_model_with_its_own_rule(kit):
-    mods = load_model_modules(kit.perceptron_dir)
+    mods = model_modules("perceptron")
     config = load_config(
         mods.config.PerceptronConfig, mods.constants.EXPERIMENTS_FILE, "smoke", {"epochs": 1}
     )
@@ -55,7 +55,7 @@ def test_smoke_one_epoch_of_a_numpy_model_with_its_own_rule(kit):
 
 
 def test_options_that_need_backprop_are_refused_for_a_custom_rule(kit):
-    mods = load_model_modules(kit.perceptron_dir)
+    mods = model_modules("perceptron")
     model = mods.model.Perceptron(num_features=2)
     for change in ({"grad_accum_steps": 2}, {"precision": "bf16"}, {"nan_policy": "skip"}):
         config = mods.config.PerceptronConfig(dataset="blobs", **change)

@@ -13,11 +13,11 @@ import pytest
 import torch
 
 from data_utils import load_dataset
-from utils.modules import load_model_modules
+from utils.registry import model_modules
 from utils.testing import assert_clean_failure, copy_model, run_script, train_in_memory
 
 MODEL_DIR = Path(__file__).resolve().parents[1]
-mods = load_model_modules(MODEL_DIR)
+mods = model_modules("perceptron")
 SPEC = mods.train.SPEC
 
 

@@ -9,11 +9,11 @@ from pathlib import Path
 import torch
 
 from utils.config import load_config
-from utils.modules import load_model_modules
+from utils.registry import model_modules
 from utils.testing import accuracy_on_test, load_script, needs_data, train_in_memory
 
 MODEL_DIR = Path(__file__).resolve().parents[1]
-mods = load_model_modules(MODEL_DIR)
+mods = model_modules("perceptron")
 
 
 def test_fashion_mnist_experiment_keeps_the_online_rule():

@@ -33,7 +33,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from config import AdalineConfig
-from constants import EXPERIMENTS_FILE, LOGS_DIR, MODEL_DIR, VISUALIZATIONS_DIR
+from constants import EXPERIMENTS_FILE, LOGS_DIR, VISUALIZATIONS_DIR
 from model import create_model, squared_error, targets
 
 from data_utils import DatasetSplits, create_data_loaders
@@ -44,12 +44,10 @@ from engine.trainer import Trainer
 from engine.workflow import load_data, run_cli
 from plotting import save_figure  # also selects the Agg backend before any figure is drawn
 from utils.config import apply_overrides, load_config
-from utils.modules import load_model_modules
+from utils.registry import model_modules
 from utils.seed import set_random_seed
 
 logger = logging.getLogger(__name__)
-
-PERCEPTRON_DIR = MODEL_DIR.parent / "01_perceptron"
 
 
 # ------------------------------------------------------------------------- settle vs oscillate
@@ -92,7 +90,7 @@ def settle(experiment: str = "moons", data_dir: str | None = None, last: int = 2
     config = load_config(AdalineConfig, EXPERIMENTS_FILE, experiment)
     set_random_seed(config.seed)
     splits = load_data(config, data_dir)
-    perceptron = load_model_modules(PERCEPTRON_DIR)
+    perceptron = model_modules("perceptron")
     p_config = apply_overrides(
         perceptron.config.PerceptronConfig(),
         {

@@ -13,14 +13,7 @@ from pathlib import Path
 
 try:  # run as a script (train.py, evaluate.py, ...): a missing package or Ctrl-C
     # while torch loads is one message, not a traceback
-    import numpy as np
-    from config import AdalineConfig
-    from constants import EXPERIMENTS_FILE, MODEL_DIR, MODEL_NAME
-    from model import Adaline, create_criterion, create_model
-
-    import plotting
-    from data_utils import DatasetSplits
-    from engine.workflow import ModelSpec, train_main
+    from engine.workflow import spec_from_folder, train_main
 except (ModuleNotFoundError, KeyboardInterrupt) as err:
     if Path(sys.argv[0]).resolve().parent != Path(__file__).resolve().parent:
         raise  # imported by a test or a tool: the importer reports it
@@ -35,32 +28,8 @@ except (ModuleNotFoundError, KeyboardInterrupt) as err:
         '(README.md, "Using a model").'
     )
 
-
-def visualize(model: Adaline, splits: DatasetSplits, vis_dir: Path, prefix: str) -> dict[str, Path]:
-    """ADALINE's own plot: on images, each unit's weights drawn as a template."""
-    shape = splits.input_shape
-    if len(shape) != 3 or shape[0] != 1:
-        return {}
-    names = ["class 1 vs 0"] if model.weight.shape[0] == 1 else list(splits.class_names)
-    path = plotting.plot_weights_as_images(
-        np.asarray(model.weight),
-        (shape[1], shape[2]),
-        vis_dir / f"{prefix}_weights.png",
-        titles=names,
-        title=f"ADALINE weights on {splits.name} (red: pixel pushes the unit up)",
-    )
-    return {"weights": path}
-
-
-SPEC = ModelSpec(
-    name=MODEL_NAME,
-    model_dir=MODEL_DIR,
-    config_cls=AdalineConfig,
-    experiments_file=EXPERIMENTS_FILE,
-    create_model=create_model,
-    create_criterion=create_criterion,
-    visualize=visualize,
-)
+# This folder's constants, config, model and analysis hooks, by convention (architecture 8).
+SPEC = spec_from_folder(Path(__file__).resolve().parents[1])
 
 
 def main(argv: list[str] | None = None) -> int:

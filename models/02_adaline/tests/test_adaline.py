@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 
 from data_utils import load_dataset
-from utils.config import load_config
-from utils.exceptions import ConfigError, TrainingError
-from utils.modules import load_model_modules
+from utils.exceptions import TrainingError
+from utils.registry import model_modules
 from utils.testing import (
     accuracy_on_test,
     assert_clean_failure,
+    assert_config_error,
     copy_model,
     load_script,
     needs_data,
@@ -21,8 +21,7 @@ from utils.testing import (
 )
 
 MODEL_DIR = Path(__file__).resolve().parents[1]
-PERCEPTRON_DIR = MODEL_DIR.parent / "01_perceptron"
-mods = load_model_modules(MODEL_DIR)
+mods = model_modules("adaline")
 SPEC = mods.train.SPEC
 
 
@@ -107,7 +106,7 @@ def test_cannot_fit_xor_and_the_best_line_is_no_line():
 
 
 def test_settles_where_the_perceptron_keeps_turning():
-    perceptron = load_model_modules(PERCEPTRON_DIR)
+    perceptron = model_modules("perceptron")
     splits = load_dataset("moons", seed=42)
     x, y = splits.x_train.numpy().astype(np.float64), splits.y_train.numpy()
     adaline = mods.model.Adaline(num_features=2, lr=0.5, variant="batch")
@@ -193,7 +192,4 @@ def test_unknown_experiment_lists_the_available_ones():
 def test_bad_override_values_are_config_errors(changes, words):
     # The command line turns these into "ConfigError: ..." and exit code 1 (shown above for an
     # unknown experiment); here the checks themselves, without a process per case.
-    with pytest.raises(ConfigError) as err:
-        load_config(mods.config.AdalineConfig, mods.constants.EXPERIMENTS_FILE, "xor", changes)
-    for word in words:
-        assert word in str(err.value)
+    assert_config_error(mods.train.SPEC, "xor", changes, words)

@@ -16,13 +16,13 @@ from engine.trainer import Trainer
 from engine.workflow import build_optimizer, load_trained
 from utils.config import load_config
 from utils.exceptions import CheckpointError, ConfigError
-from utils.modules import load_model_modules
+from utils.registry import model_modules
 from utils.testing import assert_clean_failure, copy_model, run_script, train_in_memory
 
 MODEL_DIR = Path(__file__).resolve().parents[1]
-mods = load_model_modules(MODEL_DIR)
+mods = model_modules("mlp")
 SPEC = mods.train.SPEC
-analysis = mods.train.analysis  # imported by train.py for its --visualize hook
+analysis = mods.analysis
 NumpyMLP, TorchMLP = mods.model.NumpyMLP, mods.model.TorchMLP
 ACTIVATIONS = ["sigmoid", "relu"]
 IMPLEMENTATIONS = ["numpy", "torch"]

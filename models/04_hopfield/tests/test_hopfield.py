@@ -12,11 +12,11 @@ from data_utils import create_data_loaders, load_dataset
 from engine.trainer import Trainer
 from utils.config import load_config
 from utils.exceptions import ConfigError, DataError
-from utils.modules import load_model_modules
-from utils.testing import copy_model, run_script
+from utils.registry import model_modules
+from utils.testing import assert_config_error, copy_model, run_script
 
 MODEL_DIR = Path(__file__).resolve().parents[1]
-mods = load_model_modules(MODEL_DIR)
+mods = model_modules("hopfield")
 M = mods.model
 
 
@@ -161,9 +161,7 @@ def test_mnist_experiment_recalls_two_digits_from_cues():
     ],
 )
 def test_bad_config_values_are_config_errors(changes, words):
-    with pytest.raises(ConfigError) as err:
-        load_config(mods.config.HopfieldConfig, mods.constants.EXPERIMENTS_FILE, "smoke", changes)
-    assert all(word in str(err.value) for word in words)
+    assert_config_error(mods.train.SPEC, "smoke", changes, words)
 
 
 def test_more_memories_than_classes_is_a_config_error():

@@ -10,16 +10,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from config import LeNet5Config
-from constants import EXPERIMENTS_FILE, MODEL_DIR
+from constants import EXPERIMENTS_FILE
 from model import LeNet5, create_model
 
 from data_utils import DatasetSplits
 from engine.modelio import evaluating
 from engine.workflow import load_data
 from plotting import plot_conv_filters, plot_feature_maps
-from utils import count_flops, count_parameters, load_config, load_model_modules
-
-MLP_DIR = MODEL_DIR.parent / "03_mlp"
+from utils import count_flops, count_parameters, load_config
+from utils.registry import model_spec
 
 
 def visualize(model, splits: DatasetSplits, vis_dir: Path, prefix: str) -> dict[str, Path]:
@@ -62,10 +61,10 @@ def size_table(experiment: str, data_dir: str | None = None) -> list[dict]:
     """
     config = load_config(LeNet5Config, EXPERIMENTS_FILE, experiment)
     splits = load_data(config, data_dir)
-    mlp = load_model_modules(MLP_DIR)
-    mlp_config = load_config(mlp.config.MLPConfig, mlp.constants.EXPERIMENTS_FILE, experiment)
+    mlp = model_spec("mlp")
+    mlp_config = load_config(mlp.config_cls, mlp.experiments_file, experiment)
     lenet = create_model(config, splits)
-    mlp_model = mlp.model.create_model(mlp_config, splits)
+    mlp_model = mlp.create_model(mlp_config, splits)
     return [
         {
             "model": "lenet5",

@@ -13,14 +13,14 @@ from engine.workflow import build_optimizer
 from utils import count_flops, count_parameters
 from utils.config import load_config
 from utils.exceptions import ConfigError
-from utils.modules import load_model_modules
+from utils.registry import model_modules
 from utils.seed import set_random_seed
 from utils.testing import copy_model, run_script
 
 MODEL_DIR = Path(__file__).resolve().parents[1]
-mods = load_model_modules(MODEL_DIR)
+mods = model_modules("alexnet")
 model_lib = mods.model
-analysis = mods.train.analysis  # imported by train.py for its --visualize hook
+analysis = mods.analysis
 ONE_THREAD = {"OMP_NUM_THREADS": "1"}
 
 

@@ -7,9 +7,9 @@ import torch
 
 from data_utils.transforms import to_float
 from utils.config import load_config
-from utils.exceptions import ConfigError
-from utils.modules import load_model_modules
+from utils.registry import model_modules
 from utils.testing import (
+    assert_config_error,
     copy_model,
     fixed_batch_losses,
     needs_data,
@@ -19,7 +19,7 @@ from utils.testing import (
 )
 
 MODEL_DIR = Path(__file__).resolve().parents[1]
-mods = load_model_modules(MODEL_DIR)
+mods = model_modules("vgg")
 VGG, CONFIGURATIONS = mods.model.VGG, mods.config.CONFIGURATIONS
 
 
@@ -146,10 +146,7 @@ def test_loss_falls_on_a_fixed_batch(batch_norm, lr):
     ],
 )
 def test_bad_config_values_are_config_errors(changes, words):
-    with pytest.raises(ConfigError) as err:
-        load_config(mods.config.VGGConfig, mods.constants.EXPERIMENTS_FILE, "smoke", changes)
-    for word in words:
-        assert word in str(err.value)
+    assert_config_error(mods.train.SPEC, "smoke", changes, words)
 
 
 def test_wrong_image_size_is_refused_with_a_message():

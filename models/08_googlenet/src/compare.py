@@ -23,14 +23,14 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
-from constants import LOGS_DIR, VGG_DIR, VISUALIZATIONS_DIR
+from constants import LOGS_DIR, VISUALIZATIONS_DIR
 from train import SPEC
 
 import plotting
 from engine.study import load_study, save_study, study_header, study_parser, train_variant
 from engine.workflow import ModelSpec, run_cli
 from utils.config import apply_overrides, load_config
-from utils.modules import load_model_modules
+from utils.registry import model_spec
 
 logger = logging.getLogger(__name__)
 
@@ -102,15 +102,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def run(args: argparse.Namespace) -> int:
     config, device, splits = load_study(SPEC, args)
-    vgg = load_model_modules(VGG_DIR)
+    vgg = model_spec("vgg")
     budget = {field: getattr(config, field) for field in BUDGET_FIELDS}
     networks: list[tuple[str, ModelSpec, Any]] = [("GoogLeNet", SPEC, config)]
     for configuration in args.vgg_configurations:
-        vgg_config = load_config(
-            vgg.train.SPEC.config_cls, vgg.constants.EXPERIMENTS_FILE, "cifar10"
-        )
+        vgg_config = load_config(vgg.config_cls, vgg.experiments_file, "cifar10")
         vgg_config = apply_overrides(vgg_config, {**budget, "configuration": configuration})
-        networks.append((f"VGG-{configuration}", vgg.train.SPEC, vgg_config))
+        networks.append((f"VGG-{configuration}", vgg, vgg_config))
 
     result: dict[str, Any] = {
         **study_header(splits, config),

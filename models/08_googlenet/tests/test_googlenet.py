@@ -11,10 +11,10 @@ import torch.nn.functional as F
 from engine.evaluator import Evaluator
 from engine.modelio import evaluating
 from utils.config import load_config
-from utils.exceptions import ConfigError
 from utils.model_stats import count_flops, count_parameters
-from utils.modules import load_model_modules
+from utils.registry import model_modules
 from utils.testing import (
+    assert_config_error,
     copy_model,
     needs_data,
     patch_image_splits,
@@ -23,7 +23,7 @@ from utils.testing import (
 )
 
 MODEL_DIR = Path(__file__).resolve().parents[1]
-mods = load_model_modules(MODEL_DIR)
+mods = model_modules("googlenet")
 GoogLeNet, Inception = mods.model.GoogLeNet, mods.model.Inception
 TABLE_1 = mods.config.INCEPTION_MODULES
 
@@ -246,10 +246,7 @@ def test_loss_falls_on_a_fixed_batch(aux):
     ],
 )
 def test_bad_config_values_are_config_errors(changes, words):
-    with pytest.raises(ConfigError) as err:
-        load_config(mods.config.GoogLeNetConfig, mods.constants.EXPERIMENTS_FILE, "smoke", changes)
-    for word in words:
-        assert word in str(err.value)
+    assert_config_error(mods.train.SPEC, "smoke", changes, words)
 
 
 def test_wrong_channels_are_refused_with_a_message():
@@ -263,9 +260,7 @@ def test_wrong_channels_are_refused_with_a_message():
 @needs_data
 def test_train_evaluate_and_compare_from_the_command_line(tmp_path):
     folder = copy_model(MODEL_DIR, tmp_path)
-    # compare.py finds VGG next to this folder, as in the repository
-    vgg = copy_model(mods.constants.VGG_DIR, tmp_path)
-    assert vgg.parent == folder.parent
+    # compare.py finds VGG by name, in the registry (utils.registry)
     metrics = train_and_evaluate_smoke(folder)
     assert metrics["model"] == "googlenet" and metrics["num_samples"] == 10_000
     names = {p.name for p in (folder / "outputs" / "visualizations").glob("*.png")}

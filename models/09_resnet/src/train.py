@@ -14,12 +14,7 @@ from pathlib import Path
 
 try:  # run as a script (train.py, evaluate.py, ...): a missing package or Ctrl-C
     # while torch loads is one message, not a traceback
-    import analysis
-    from config import ResNetConfig
-    from constants import EXPERIMENTS_FILE, MODEL_DIR, MODEL_NAME
-    from model import create_criterion, create_model
-
-    from engine.workflow import ModelSpec, train_main
+    from engine.workflow import spec_from_folder, train_main
 except (ModuleNotFoundError, KeyboardInterrupt) as err:
     if Path(sys.argv[0]).resolve().parent != Path(__file__).resolve().parent:
         raise  # imported by a test or a tool: the importer reports it
@@ -34,15 +29,8 @@ except (ModuleNotFoundError, KeyboardInterrupt) as err:
         '(README.md, "Using a model").'
     )
 
-SPEC = ModelSpec(
-    name=MODEL_NAME,
-    model_dir=MODEL_DIR,
-    config_cls=ResNetConfig,
-    experiments_file=EXPERIMENTS_FILE,
-    create_model=create_model,
-    create_criterion=create_criterion,
-    visualize=analysis.visualize,
-)
+# This folder's constants, config, model and analysis hooks, by convention (architecture 8).
+SPEC = spec_from_folder(Path(__file__).resolve().parents[1])
 
 
 def main(argv: list[str] | None = None) -> int:

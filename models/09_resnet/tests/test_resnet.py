@@ -9,9 +9,9 @@ import torch.nn.functional as F
 from data_utils import DatasetSplits
 from data_utils.transforms import to_float
 from utils.config import load_config
-from utils.exceptions import ConfigError
-from utils.modules import load_model_modules
+from utils.registry import model_modules
 from utils.testing import (
+    assert_config_error,
     copy_model,
     fixed_batch_losses,
     needs_data,
@@ -20,7 +20,7 @@ from utils.testing import (
 )
 
 MODEL_DIR = Path(__file__).resolve().parents[1]
-mods = load_model_modules(MODEL_DIR)
+mods = model_modules("resnet")
 ResNet, BasicBlock = mods.model.ResNet, mods.model.BasicBlock
 
 
@@ -183,10 +183,7 @@ def test_loss_falls_on_a_fixed_batch(residual):
     ],
 )
 def test_bad_config_values_are_config_errors(changes, words):
-    with pytest.raises(ConfigError) as err:
-        load_config(mods.config.ResNetConfig, mods.constants.EXPERIMENTS_FILE, "smoke", changes)
-    for word in words:
-        assert word in str(err.value)
+    assert_config_error(mods.train.SPEC, "smoke", changes, words)
 
 
 def test_wrong_image_size_is_refused_with_a_message():

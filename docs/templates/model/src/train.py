@@ -5,8 +5,11 @@
     python src/train.py --experiment iris --resume latest
 
 All arguments: python src/train.py --help (architecture section 10, plus --resume and --set).
-The loop is engine/trainer.py and the steps around it engine/workflow.py; this file only says
-how to build this model. Keep it this short: anything more is plumbing that belongs in engine/.
+The loop is engine/trainer.py and the steps around it engine/workflow.py; the model is found by
+convention (engine.workflow.spec_from_folder): constants.MODEL_NAME, the BaseConfig subclass of
+config.py, model.create_model and model.create_criterion, and, if src/analysis.py defines them,
+analysis.visualize (the model's own plots) and analysis.eval_data. Keep this file exactly as it
+is: the start-up guard cannot live in a shared package (docs/architecture.md, section 9.3).
 """
 
 import sys
@@ -14,11 +17,7 @@ from pathlib import Path
 
 try:  # run as a script (train.py, evaluate.py, ...): a missing package or Ctrl-C
     # while torch loads is one message, not a traceback
-    from config import SoftmaxRegressionConfig
-    from constants import EXPERIMENTS_FILE, MODEL_DIR, MODEL_NAME
-    from model import create_criterion, create_model
-
-    from engine.workflow import ModelSpec, train_main
+    from engine.workflow import spec_from_folder, train_main
 except (ModuleNotFoundError, KeyboardInterrupt) as err:
     if Path(sys.argv[0]).resolve().parent != Path(__file__).resolve().parent:
         raise  # imported by a test or a tool: the importer reports it
@@ -33,16 +32,8 @@ except (ModuleNotFoundError, KeyboardInterrupt) as err:
         '(README.md, "Using a model").'
     )
 
-# The model's one description, read by train_main, evaluate_main and tests/test_every_model.py.
-# Model-specific plots: pass visualize=(model, splits, vis_dir, prefix) -> {name: path}.
-SPEC = ModelSpec(
-    name=MODEL_NAME,
-    model_dir=MODEL_DIR,
-    config_cls=SoftmaxRegressionConfig,
-    experiments_file=EXPERIMENTS_FILE,
-    create_model=create_model,
-    create_criterion=create_criterion,
-)
+# This folder's constants, config, model and analysis hooks, by convention (architecture 8).
+SPEC = spec_from_folder(Path(__file__).resolve().parents[1])
 
 
 def main(argv: list[str] | None = None) -> int:
