@@ -125,7 +125,9 @@ def classify(model: Any, criterion: Callable | None, batch: Any) -> StepOutput:
         loss = scores.sum() * 0.0
     else:
         loss = criterion(scores, y)
-    metrics = {"loss": Mean(loss.detach() * n, n)} if criterion is not None else {}
+    # The loss as a Python float first, then times n (float64): the sums the engine has always
+    # logged, to the last digit.
+    metrics = {"loss": Mean(float(loss.detach()) * n, n)} if criterion is not None else {}
     if hasattr(model, "predict"):
         pred = model.predict(x)
     elif scores.dim() == 2:
