@@ -498,8 +498,15 @@ class Trainer:
             self.run.tracker.log(metrics, step=self.global_step)
 
     def _monitor_value(self, val: dict[str, float]) -> float | None:
+        """The monitored validation metric; a name the model does not report is a ConfigError."""
         key = self.config.monitor.removeprefix("val_")
-        return val.get(key)
+        if key not in val:
+            reported = ", ".join(f"val_{k}" for k in val if k != "num_samples")
+            raise ConfigError(
+                f"monitor {self.config.monitor!r} is not a metric this model reports; "
+                f"choose one of: {reported}"
+            )
+        return val[key]
 
     def _update_early_stopping(self, val: dict[str, float]) -> bool:
         value = self._monitor_value(val)

@@ -419,3 +419,15 @@ def test_a_detection_batch_with_a_whole_set_metric(tmp_path):
     expected = sum(hits) / len(hits)
     assert straight.history["val_box_recall"][-1] == pytest.approx(expected)
     assert Evaluator(model).evaluate(loaders()[1])["box_recall"] == pytest.approx(expected)
+
+
+def test_a_monitor_the_model_does_not_report_is_a_config_error():
+    from utils.exceptions import ConfigError
+
+    g = torch.Generator().manual_seed(0)
+    real = torch.randn(16, 2, generator=g)
+    labels = torch.zeros(16, dtype=torch.int64)
+    cfg = config(epochs=1, monitor="val_accuracy")  # the GAN reports d_loss and g_loss
+    trainer = trainer_for(TinyGAN, cfg)
+    with pytest.raises(ConfigError, match="val_d_loss, val_g_loss"):
+        trainer.train(ArrayLoader(real, labels, 8), ArrayLoader(real, labels, 16))
