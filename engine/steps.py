@@ -152,9 +152,10 @@ class StepModule(torch.nn.Module):
         super().__init__()
         self.model = model
         self.criterion = criterion
+        self.own_step = hasattr(model, "step")  # looked up once: forward runs every batch
 
     def forward(self, batch: Any) -> StepOutput:
-        if hasattr(self.model, "step"):
+        if self.own_step:
             return self.model.step(batch)
         return classify(self.model, self.criterion, batch)
 

@@ -335,9 +335,11 @@ class Trainer:
             if "loss" not in out.metrics:
                 out.metrics["loss"] = Mean(out.loss.detach() * n, n)
             for name, m in out.metrics.items():  # Python floats: one conversion per metric
-                sums = metrics.get(name)
-                total, count = (sums.total, sums.count) if sums else (0.0, 0.0)
-                metrics[name] = Mean(total + as_float(m.total), count + m.count)
+                if name in metrics:
+                    metrics[name].total += as_float(m.total)
+                    metrics[name].count += m.count
+                else:
+                    metrics[name] = Mean(as_float(m.total), m.count)
         grads = [p.grad for p in self.params if p.grad is not None]
         grad_check = self._grad_check_value(grads)  # the global norm when clipping
         if not self._finite_or_skip(metrics["loss"].total, float(grad_check)):
