@@ -46,7 +46,7 @@ from engine.audit import GradientAuditor, flatten_audit
 from engine.checkpoint import CheckpointManager, check_compatible
 from engine.evaluator import Evaluator, autocast
 from engine.modelio import load_model_state, model_state, set_mode, to_model_input
-from engine.steps import Mean, MetricSums, as_float, step_of, to_device
+from engine.steps import Mean, MetricSums, StepModule, as_float, step_of, to_device
 from engine.tracking import Tracker
 from utils.config import PER_STEP_SCHEDULERS, config_to_dict
 from utils.exceptions import CheckpointError, ConfigError, TrainingError
@@ -218,7 +218,11 @@ class Trainer:
         self.evaluator = Evaluator(model, criterion, device, precision=config.precision)
         # The model's step (engine/steps.py), wrapped by DDP under torchrun: batch -> StepOutput.
         self.step = step_of(model, criterion)
-        self.ddp_step = distributed.wrap_model(self.step, device) if not self.custom_rule else None
+        self.ddp_step = (  # under torchrun DDP wraps the step as a module (engine/steps.py)
+            distributed.wrap_model(StepModule(model, criterion), device)
+            if distributed.is_distributed() and not self.custom_rule
+            else self.step
+        )
         self.auditor = GradientAuditor(model, self.optimizer)
         self.per_step_scheduler = config.scheduler in PER_STEP_SCHEDULERS
         # Listed once: walking the module tree each step cost the MLP 25 us, half the finite check.
