@@ -100,12 +100,15 @@ def to_device(batch: Any, device: torch.device) -> Any:
     return batch
 
 
-def classify(model: Any, criterion: Callable | None, batch: Any) -> StepOutput:
+def classify(
+    model: Any, criterion: Callable | None, batch: Any, predict: Callable | None = None
+) -> StepOutput:
     """The default step for classifiers: ``scores = model(x)``, ``criterion(scores, y)``.
 
     Reports ``loss`` (when there is a criterion) and ``accuracy``; ``outputs`` are the predicted
-    classes, from ``model.predict(x)`` where the model defines it (the perceptron's sign), else
-    the argmax of the scores. NumPy models (perceptron, ADALINE, Hopfield) get NumPy arrays.
+    classes, from ``predict(x)`` when given (the model's own ``predict``, e.g. the perceptron's
+    sign; :func:`step_of` looks it up once), else the argmax of the scores. NumPy models
+    (perceptron, ADALINE, Hopfield) get NumPy arrays.
     """
     x, y = batch
     n = len(y)
@@ -113,7 +116,7 @@ def classify(model: Any, criterion: Callable | None, batch: Any) -> StepOutput:
         x, y = np.asarray(x), np.asarray(y)
         scores = model.forward(x)
         loss = float(criterion(scores, y)) if criterion is not None and n else math.nan
-        pred = model.predict(x) if hasattr(model, "predict") else np.argmax(scores, axis=1)
+        pred = predict(x) if predict is not None else np.argmax(scores, axis=1)
         correct = float((pred == y).sum())
         metrics = {"accuracy": Mean(correct, n)}
         if criterion is not None:
@@ -129,8 +132,8 @@ def classify(model: Any, criterion: Callable | None, batch: Any) -> StepOutput:
     # The loss as a Python float first, then times n (float64): the sums the engine has always
     # logged, to the last digit.
     metrics = {"loss": Mean(float(loss.detach()) * n, n)} if criterion is not None else {}
-    if hasattr(model, "predict"):
-        pred = model.predict(x)
+    if predict is not None:
+        pred = predict(x)
     elif scores.dim() == 2:
         pred = scores.detach().argmax(dim=1)
     else:
@@ -152,24 +155,23 @@ class StepModule(torch.nn.Module):
     def __init__(self, model: torch.nn.Module, criterion: Callable | None = None) -> None:
         super().__init__()
         self.model = model
-        self.criterion = criterion
-        self.own_step = hasattr(model, "step")  # looked up once: forward runs every batch
+        self.step = step_of(model, criterion)  # looked up once: forward runs every batch
 
     def forward(self, batch: Any) -> StepOutput:
-        if self.own_step:
-            return self.model.step(batch)
-        return classify(self.model, self.criterion, batch)
+        return self.step(batch)
 
 
 def step_of(model: Any, criterion: Callable | None) -> Callable[[Any], StepOutput]:
     """The function that turns a batch into a StepOutput for this model (torch or NumPy).
 
     In one process it is called directly: wrapping it in a module (StepModule, which DDP needs)
-    cost the MLP about 3% of a training step in a side-by-side timing.
+    cost the MLP about 3% of a training step in a side-by-side timing. What the step needs from
+    the model is looked up here, once: ``hasattr`` on a torch module that lacks the attribute
+    raises and catches an AttributeError, which per batch cost the MLP about 3% of a step.
     """
     if hasattr(model, "step"):
         return model.step
-    return partial(classify, model, criterion)
+    return partial(classify, model, criterion, predict=getattr(model, "predict", None))
 
 
 class MetricSums:
