@@ -12,13 +12,14 @@ checksums and shapes. Files are looked up in --data-dir / $AIFS_DATA_DIR, then t
 then system folders, then downloaded (data_utils/sources.py).
 """
 
-from data_utils.base import DatasetSplits, Loader, RawDataset, Splits
+from data_utils.base import DatasetSplits, Loader, RawDataset, Splits, TrainTransform
 from data_utils.graphs import GraphData, normalized_adjacency
 from data_utils.loaders import (
     ArrayLoader,
     FullGraphLoader,
     ListTargetLoader,
     TokenWindows,
+    batch_generator,
     batch_size_of,
     create_data_loaders,
     epoch_generator,
@@ -47,7 +48,9 @@ __all__ = [
     "SegmentationData",
     "Splits",
     "TokenWindows",
+    "TrainTransform",
     "Vocabulary",
+    "batch_generator",
     "batch_size_of",
     "cache_dir",
     "create_data_loaders",

@@ -24,6 +24,9 @@ if TYPE_CHECKING:
     from data_utils.loaders import ArrayLoader
 
 Transform = Callable[[Tensor], Tensor]
+# A random transform of training batches only (augmentation): (x, generator) -> x, drawing every
+# random number from the generator the loader passes (data_utils.loaders.batch_generator).
+TrainTransform = Callable[[Tensor, torch.Generator], Tensor]
 
 
 @runtime_checkable
@@ -169,6 +172,9 @@ class DatasetSplits:
             when the features were not standardised. Broadcasts against x_train[0].
         std: The matching training-set standard deviation (zeros replaced by 1), or None.
         metadata: RawDataset.metadata of the source (e.g. SST-2's vocabulary).
+        train_transform: A random transform of training batches only (a model's augmentation,
+            ``ModelSpec.train_transform``), applied by the training loader after ``transform``;
+            validation and test batches never get it. None: no augmentation.
     """
 
     name: str
@@ -184,6 +190,7 @@ class DatasetSplits:
     mean: Tensor | None = None
     std: Tensor | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    train_transform: TrainTransform | None = None
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -226,7 +233,8 @@ class DatasetSplits:
         world_size: int = 1,
         eval_batch_size: int | None = None,
     ) -> tuple[ArrayLoader, ArrayLoader, ArrayLoader]:
-        """ArrayLoaders (train shuffled per epoch, val and test in order): create_data_loaders."""
+        """ArrayLoaders (train shuffled per epoch and augmented by ``train_transform``, val and
+        test in order): create_data_loaders."""
         from data_utils.loaders import create_data_loaders  # loaders.py imports this module
 
         return create_data_loaders(

@@ -10,6 +10,8 @@ All of them satisfy data_utils.base.Loader: iterable, ``len()`` batches per epoc
 only, so a resumed run replays exactly the batches of an uninterrupted one. With
 ``world_size > 1`` rank r takes the strided share ``[r::world_size]`` of the epoch's samples
 (examples, windows or masked nodes): the shares are disjoint and together cover the epoch.
+A training ArrayLoader may also augment its batches (``train_transform``), with random numbers
+that depend on (seed, epoch, batch, rank) only, so a resumed run draws the same ones.
 
 Small and medium data sets live as whole tensors in memory; slicing them is much faster than a
 torch DataLoader with per-example __getitem__ and collation. Data that does not fit in memory
@@ -26,7 +28,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from data_utils.base import DatasetSplits, Transform
+from data_utils.base import DatasetSplits, TrainTransform, Transform
 from utils.exceptions import ConfigError, DataError
 
 if TYPE_CHECKING:
@@ -43,6 +45,21 @@ def epoch_generator(seed: int, epoch: int) -> torch.Generator:
     """
     assert seed >= 0 and epoch >= 0, f"seed and epoch must be >= 0, got {seed}, {epoch}"
     state = np.random.SeedSequence([seed, epoch]).generate_state(1, dtype=np.uint64)[0]
+    return torch.Generator().manual_seed(int(state) & 0x7FFF_FFFF_FFFF_FFFF)
+
+
+def batch_generator(seed: int, epoch: int, batch: int, rank: int = 0) -> torch.Generator:
+    """A torch.Generator for one training batch's augmentation: a function of (seed, epoch,
+    batch, rank) only.
+
+    A child stream of epoch_generator's (numpy's SeedSequence spawn key), so its numbers are
+    unrelated to the epoch's permutation. Derived from the batch's position rather than carried
+    from batch to batch, it draws the same crops for batch b whether the epoch runs straight or
+    a resumed run skips batches 0..b-1, and it leaves torch's global generator (dropout's) alone.
+    """
+    assert min(seed, epoch, batch, rank) >= 0, "seed, epoch, batch and rank must be >= 0"
+    sequence = np.random.SeedSequence([seed, epoch], spawn_key=(rank, batch))
+    state = sequence.generate_state(1, dtype=np.uint64)[0]
     return torch.Generator().manual_seed(int(state) & 0x7FFF_FFFF_FFFF_FFFF)
 
 
@@ -116,6 +133,11 @@ class ArrayLoader:
         shuffle: Draw a new permutation every epoch; otherwise keep the stored order.
         seed: Seed of the per-epoch permutations.
         transform: Applied to each feature batch (e.g. uint8 -> float), not to labels.
+        train_transform: A random transform applied after ``transform`` (augmentation; only
+            training loaders get one), called as ``train_transform(x, batch_generator(seed,
+            epoch, batch, rank))``: batch b of an epoch is augmented the same way in every run
+            with the same seed and batch size, also when a resumed run skips to it. Labels are
+            not transformed, so it must keep them valid (crops and flips of classified images).
         drop_last: Drop this rank's final incomplete batch.
         rank: Index of this process in 0..world_size-1.
         world_size: Number of processes sharing the data.
@@ -130,6 +152,7 @@ class ArrayLoader:
         shuffle: bool = False,
         seed: int = 0,
         transform: Transform | None = None,
+        train_transform: TrainTransform | None = None,
         drop_last: bool = False,
         rank: int = 0,
         world_size: int = 1,
@@ -142,6 +165,7 @@ class ArrayLoader:
         self.shuffle = shuffle
         self.seed = seed
         self.transform = transform
+        self.train_transform = train_transform
         self.drop_last = drop_last
         self.rank, self.world_size = rank, world_size
         self.epoch = 0
@@ -172,6 +196,9 @@ class ArrayLoader:
             xb, yb = self.x.index_select(0, batch_idx), self.y.index_select(0, batch_idx)
             if self.transform is not None:
                 xb = self.transform(xb)
+            if self.train_transform is not None:
+                gen = batch_generator(self.seed, self.epoch, batch, self.rank)
+                xb = self.train_transform(xb, gen)
             yield xb, yb
 
     def __len__(self) -> int:
@@ -193,10 +220,11 @@ def create_data_loaders(
 ) -> tuple[ArrayLoader, ArrayLoader, ArrayLoader]:
     """Train, val and test loaders for one DatasetSplits.
 
-    The train loader shuffles (seeded per epoch, see ArrayLoader); val and test keep their order.
-    All three apply ``splits.transform`` per batch and are sharded the same way when
-    world_size > 1, so metrics must be summed across ranks (correct counts, not means) to get
-    whole-split numbers. No loader drops examples.
+    The train loader shuffles (seeded per epoch, see ArrayLoader) and applies
+    ``splits.train_transform`` (the model's augmentation, if any); val and test keep their order
+    and are never augmented. All three apply ``splits.transform`` per batch and are sharded the
+    same way when world_size > 1, so metrics must be summed across ranks (correct counts, not
+    means) to get whole-split numbers. No loader drops examples.
 
     Args:
         splits: The output of load_dataset.
@@ -213,7 +241,13 @@ def create_data_loaders(
     eval_bs = eval_batch_size or batch_size
     common = dict(transform=splits.transform, rank=rank, world_size=world_size)
     train = ArrayLoader(
-        splits.x_train, splits.y_train, batch_size, shuffle=shuffle, seed=seed, **common
+        splits.x_train,
+        splits.y_train,
+        batch_size,
+        shuffle=shuffle,
+        seed=seed,
+        train_transform=splits.train_transform,
+        **common,
     )
     val = ArrayLoader(splits.x_val, splits.y_val, eval_bs, shuffle=False, **common)
     test = ArrayLoader(splits.x_test, splits.y_test, eval_bs, shuffle=False, **common)

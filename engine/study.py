@@ -11,9 +11,12 @@ networks it trains and what its table and plot compare; the mechanics they share
     save_study({**study_header(splits, config), ..., "runs": runs}, args, logs_dir, vis_dir, plot)
 
 Every network starts from the same seed (the same batch order, and the same initial draw for
-equal shapes), trains through the engine's Trainer in memory (no checkpoints, no tracker) and is
-evaluated once on the test subset. The result is one JSON file, ``<logs_dir>/<name>.json``, and
-one figure, ``<vis_dir>/<name>.png`` (``--name``).
+equal shapes), trains through the engine's Trainer in memory (no checkpoints, no tracker), with
+the model's augmentation of training batches if its config asks for it, and is evaluated once on
+the test subset; a study that follows more than the validation curve names the splits to
+evaluate after every epoch (``each_epoch``: AlexNet's ablations read training and test
+accuracy). The result is one JSON file, ``<logs_dir>/<name>.json``, and one figure,
+``<vis_dir>/<name>.png`` (``--name``).
 """
 
 from __future__ import annotations
@@ -23,13 +26,13 @@ import json
 import logging
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import torch
 
-from data_utils import DatasetSplits, create_data_loaders, subsample_splits
+from data_utils import ArrayLoader, DatasetSplits, create_data_loaders, subsample_splits
 from engine.trainer import Trainer
 from engine.workflow import (
     ModelSpec,
@@ -112,6 +115,10 @@ class TrainedVariant:
         test: The Evaluator's metrics on the test subset ("accuracy", "loss", ...).
         train_seconds: Wall-clock time of training, other work on a shared machine included.
         train_cpu_seconds: CPU time of this process while training.
+        epoch_seconds: ``train_seconds`` so far at the end of each epoch (training and
+            validation; the ``each_epoch`` evaluations are not counted).
+        each_epoch: For each split asked of train_variant, the Evaluator's metrics after each
+            epoch, e.g. ``each_epoch["train"][-1]["accuracy"]``.
     """
 
     model: Any
@@ -121,6 +128,8 @@ class TrainedVariant:
     test: dict[str, Any]
     train_seconds: float
     train_cpu_seconds: float
+    epoch_seconds: list[float] = field(default_factory=list)
+    each_epoch: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     def record(self, **measures: Any) -> dict[str, Any]:
         """The network's entry in the result JSON: its size, the given measures, its times.
@@ -137,28 +146,43 @@ class TrainedVariant:
 
 
 def train_variant(
-    spec: ModelSpec, config: Any, splits: DatasetSplits, device: torch.device
+    spec: ModelSpec,
+    config: Any,
+    splits: DatasetSplits,
+    device: torch.device,
+    each_epoch: Sequence[str] = (),
 ) -> TrainedVariant:
     """Seed, build, train (timed) and test one network through the engine's Trainer, in memory.
 
+    The Trainer runs one epoch per call, so that the splits in ``each_epoch`` can be evaluated
+    between epochs (outside the timing); the numbers are those of one call for all epochs.
+
     Args:
-        spec: How to build the network and its loss (another model's spec is fine: GoogLeNet's
-            study trains VGG networks with VGG's spec).
+        spec: How to build the network, its loss and its augmentation (another model's spec is
+            fine: GoogLeNet's study trains VGG networks with VGG's spec).
         config: The network's config; its seed, optimiser, schedule, batch size and epochs
-            make the budget.
+            make the budget, its own fields (e.g. ``augment``) the model's augmentation.
         splits: The study's data subset.
         device: Where the network trains.
+        each_epoch: Splits to evaluate after every epoch, in eval mode and never augmented:
+            "train" (the training subset, as evaluation sees it), "val", "test".
 
     Returns:
         The trained network with its size, per-epoch history, test metrics and times.
     """
+    unknown = set(each_epoch) - {"train", "val", "test"}
+    assert not unknown, f"each_epoch takes 'train', 'val' and 'test', not {sorted(unknown)}"
     set_random_seed(config.seed)  # the same initial draw and batch order for every network
     model = spec.create_model(config, splits).to(device)
     parameters, flops = count_parameters(model), count_flops(model, splits.input_shape)
     optimizer = build_optimizer(config, model)
     train_loader, val_loader, test_loader = create_data_loaders(
-        splits, config.batch_size, seed=config.seed
+        spec.with_train_transform(config, splits), config.batch_size, seed=config.seed
     )
+    clean_train = ArrayLoader(  # the training subset without augmentation, in order
+        splits.x_train, splits.y_train, config.batch_size, transform=splits.transform
+    )
+    measured = {"train": clean_train, "val": val_loader, "test": test_loader}
     trainer = Trainer(
         model,
         optimizer,
@@ -167,11 +191,40 @@ def train_variant(
         config,
         build_scheduler(config, optimizer),
     )
-    start, cpu_start = time.perf_counter(), time.process_time()
-    history = trainer.train(train_loader, val_loader, config.epochs)
-    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
+    seconds, cpu_seconds, epoch_seconds = 0.0, 0.0, []
+    per_epoch: dict[str, list[dict[str, Any]]] = {name: [] for name in each_epoch}
+    for epoch in range(1, config.epochs + 1):
+        start, cpu_start = time.perf_counter(), time.process_time()
+        trainer.train(train_loader, val_loader, epoch)  # on from where the last call stopped
+        seconds += time.perf_counter() - start
+        cpu_seconds += time.process_time() - cpu_start
+        if trainer.epoch < epoch:  # max_steps ended the run inside this epoch
+            break
+        epoch_seconds.append(seconds)
+        for name in each_epoch:
+            per_epoch[name].append(trainer.evaluator.evaluate(measured[name]))
+        if _stopped(trainer, config):
+            break
     test = trainer.evaluator.evaluate(test_loader)
-    return TrainedVariant(model, parameters, flops, history, test, seconds, cpu_seconds)
+    return TrainedVariant(
+        model,
+        parameters,
+        flops,
+        trainer.history,
+        test,
+        seconds,
+        cpu_seconds,
+        epoch_seconds,
+        per_epoch,
+    )
+
+
+def _stopped(trainer: Trainer, config: Any) -> bool:
+    """The Trainer ended the run before ``config.epochs``: early stopping or ``max_steps``."""
+    patience = config.early_stopping_patience
+    early = patience is not None and trainer.bad_epochs >= patience
+    spent = config.max_steps is not None and trainer.global_step >= config.max_steps
+    return early or spent
 
 
 def study_header(splits: DatasetSplits, config: Any) -> dict[str, Any]:

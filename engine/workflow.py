@@ -20,6 +20,7 @@ wandb and plots (docs/engine.md).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
 import json
 import logging
@@ -33,7 +34,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from data_utils import ArrayLoader, DatasetSplits, Splits, load_dataset
+from data_utils import ArrayLoader, DatasetSplits, Splits, TrainTransform, load_dataset
 from engine import distributed
 from engine.checkpoint import (
     CheckpointManager,
@@ -60,8 +61,14 @@ from utils.config import (
     load_experiments,
 )
 from utils.device import select_device
-from utils.exceptions import AIFromScratchError, CheckpointError, ConfigError, ModelError
-from utils.files import plain
+from utils.exceptions import (
+    AIFromScratchError,
+    CheckpointError,
+    ConfigError,
+    ModelError,
+    OutputError,
+)
+from utils.files import atomic_write, plain
 from utils.log import setup_logging
 from utils.metadata import save_run_metadata
 from utils.paths import RunPaths
@@ -87,6 +94,10 @@ class ModelSpec:
             instead of the test split, for models whose test is defined by what they learned
             (a Hopfield network is tested on corrupted copies of its own memories). The JSON
             names it: ``"split": <function name>``.
+        train_transform: Optional ``(config, splits) -> transform or None``: the model's
+            augmentation of training batches (``data_utils.TrainTransform``), which the training
+            loader applies and evaluation never does; None from the hook means none for this
+            config (e.g. ``augment: false``).
     """
 
     name: str
@@ -97,6 +108,17 @@ class ModelSpec:
     create_criterion: Callable[[Any], Callable]
     visualize: Callable[..., dict[str, Path]] | None = None
     eval_data: Callable[[Any, Any, DatasetSplits], tuple[torch.Tensor, torch.Tensor]] | None = None
+    train_transform: Callable[[Any, DatasetSplits], TrainTransform | None] | None = None
+
+    def with_train_transform(self, config: Any, splits: Splits) -> Splits:
+        """``splits`` whose training loader applies this model's augmentation for ``config``.
+
+        Data without a model hook, or of another kind than DatasetSplits, is returned as is.
+        """
+        if self.train_transform is None or not isinstance(splits, DatasetSplits):
+            return splits
+        transform = self.train_transform(config, splits)
+        return dataclasses.replace(splits, train_transform=transform)
 
 
 def spec_from_folder(model_dir: Path | str) -> ModelSpec:
@@ -110,6 +132,7 @@ def spec_from_folder(model_dir: Path | str) -> ModelSpec:
         config.py                        the one ``BaseConfig`` subclass it defines
         model.create_model               ``(config, splits) -> model``
         model.create_criterion           ``(config) -> criterion(scores, y)``
+        model.train_transform (optional) its training-batch augmentation (``ModelSpec``)
         analysis.visualize (optional)    the model's own plots (``ModelSpec.visualize``)
         analysis.eval_data (optional)    what evaluate.py measures (``ModelSpec.eval_data``)
         src/experiments.yaml             the named experiments
@@ -161,6 +184,7 @@ def spec_from_folder(model_dir: Path | str) -> ModelSpec:
         create_criterion=model.create_criterion,
         visualize=hooks.get("visualize"),
         eval_data=hooks.get("eval_data"),
+        train_transform=getattr(model, "train_transform", None),
     )
 
 
@@ -281,6 +305,65 @@ def run_cli(main: Callable[[], int]) -> int:
         return 130  # 128 + SIGINT, the shell's code for a command stopped by Ctrl-C
 
 
+def script_main(
+    parser: argparse.ArgumentParser,
+    run: Callable[[argparse.Namespace], Any],
+    argv: list[str] | None = None,
+) -> int:
+    """Entry point of a model folder's own scripts (compare.py, shift.py, capacity.py, studies).
+
+    ``sys.exit(script_main(parser(), run))`` at the end of a script parses the command line and
+    calls ``run(args)`` through :func:`run_cli`: the project's errors end the script with one log
+    line and exit code 1; a ``run`` that returns, whatever it returns, is exit code 0.
+
+    Args:
+        parser: The script's options.
+        run: What the script does with them.
+        argv: The arguments (default: the command line).
+
+    Returns:
+        The process exit code.
+    """
+    args = parser.parse_args(argv)
+
+    def run_with_args() -> int:
+        run(args)
+        return 0
+
+    return run_cli(run_with_args)
+
+
+def write_result(result: dict[str, Any], path: Path, print_json: bool = False) -> dict[str, Any]:
+    """Save what a model's script measured as JSON; with ``print_json``, print it last on stdout.
+
+    The values are made plain first (utils.files.plain: NumPy and tensor numbers become JSON
+    numbers) and the file is replaced atomically (utils.files.atomic_write), so a reader never
+    sees half a result. ``print_json`` is the scripts' ``--json``: the last line of stdout is
+    then the result, where tests and tools read it.
+
+    Args:
+        result: What the script measured: dicts, lists, numbers and strings.
+        path: The JSON file, usually below the model's outputs/logs (folders are created).
+        print_json: Also write the result as one line to stdout.
+
+    Returns:
+        The plain result, as written.
+
+    Raises:
+        OutputError: The file cannot be written.
+    """
+    result = plain(result)
+    try:
+        with atomic_write(path, "w", encoding="utf-8") as handle:
+            handle.write(json.dumps(result, indent=2) + "\n")
+    except OSError as err:
+        raise OutputError(f"cannot write the result {path}: {err}") from err
+    logger.info("result written to %s", path)
+    if print_json:
+        sys.stdout.write(json.dumps(result) + "\n")
+    return result
+
+
 # ------------------------------------------------------------------------------------ builders
 
 
@@ -352,9 +435,13 @@ def apply_threads(config: Any) -> None:
     logger.info("torch uses %d CPU threads", torch.get_num_threads())
 
 
-def load_data(config: Any, data_dir: str | None) -> Splits:
-    """The experiment's dataset, split exactly as every run with this config splits it."""
-    return load_dataset(
+def load_data(config: Any, data_dir: str | None, spec: ModelSpec | None = None) -> Splits:
+    """The experiment's dataset, split exactly as every run with this config splits it.
+
+    Given the model's spec, the training loader of the splits applies the model's augmentation
+    (``ModelSpec.train_transform``); validation and test batches are never augmented.
+    """
+    splits = load_dataset(
         config.dataset,
         seed=config.seed,
         val_fraction=config.val_fraction,
@@ -362,6 +449,7 @@ def load_data(config: Any, data_dir: str | None) -> Splits:
         standardize=config.standardize,
         data_dir=data_dir,
     )
+    return spec.with_train_transform(config, splits) if spec is not None else splits
 
 
 # ------------------------------------------------------------------------------------ training
@@ -399,7 +487,7 @@ def _train_in_process_group(spec, args, config, device, resume) -> int:
         logger.info("resuming run %s from %s", paths.run_name, resume["path"])
     logger.info("run %s | model %s | experiment %s", paths.run_name, spec.name, config.experiment)
 
-    splits = distributed.main_process_first(lambda: load_data(config, args.data_dir))
+    splits = distributed.main_process_first(lambda: load_data(config, args.data_dir, spec))
     model = spec.create_model(config, splits)
     distributed.check_supported(model)
     train_loader, val_loader, _ = splits.loaders(

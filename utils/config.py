@@ -15,8 +15,12 @@ Contract for config classes:
 * If the class defines ``validate(self) -> None``, it is called after every construction made
   here (:func:`load_config`, :func:`apply_overrides`, :func:`config_from_dict`). It checks
   ranges and cross-field constraints and raises :class:`~utils.exceptions.ConfigError` with a
-  message a user can act on (no ``assert``: checks must survive ``python -O``). Subclasses that
-  extend it call ``super().validate()`` first.
+  message a user can act on (no ``assert``: checks must survive ``python -O``).
+  :meth:`BaseConfig.validate` reports every failed entry of :meth:`BaseConfig.checks`, a list of
+  ``(holds, message)`` pairs: a model's config adds its own constraints by extending that list
+  (``return super().checks() + [(self.dropout < 1, "dropout must be < 1 ..."), ...]``), and says
+  how its model learns in one class attribute, ``learns_by`` (:data:`BACKPROP` or the name of
+  its own rule), which BaseConfig checks against ``optimizer``.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ import types
 import typing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Mapping, TypeVar, Union, get_args, get_origin
+from typing import Any, ClassVar, Literal, Mapping, TypeVar, Union, get_args, get_origin
 
 import yaml
 
@@ -474,15 +478,25 @@ PER_STEP_SCHEDULERS = ("warmup_cosine",)  # stepped after every optimizer step, 
 MONITOR_MODES = ("max", "min")
 NAN_POLICIES = ("stop", "skip")
 PRECISIONS = ("fp32", "bf16")
+# ``learns_by`` of a model trained by gradients through a torch optimizer (the Trainer's
+# backprop path); any other value names the model's own rule (its train_step).
+BACKPROP = "backpropagation"
 
 
 @dataclass
 class BaseConfig:
     """Fields shared by every model's config. Model configs subclass it (one level only).
 
-    Units are given per field. Subclasses add model fields with commented defaults and may
-    extend :meth:`validate` (calling ``super().validate()`` first).
+    Units are given per field. Subclasses add model fields with commented defaults, may extend
+    :meth:`checks` with their own constraints, and set ``learns_by``.
     """
+
+    # How the model learns, a class attribute (not a field: no experiment or override changes
+    # it). BACKPROP: a torch optimizer steps on the gradients, so optimizer must be sgd, adam or
+    # adamw. The name of the model's own rule ("the delta rule"): it updates its weights itself
+    # (train_step), so optimizer must be "none". None: the config does not fix it (the MLP has
+    # an implementation of each kind and checks the pairing itself).
+    learns_by: ClassVar[str | None] = None
 
     # -- identity --------------------------------------------------------------------------
     experiment: str = ""  # experiment name; load_config fills it in from experiments.yaml
@@ -546,13 +560,15 @@ class BaseConfig:
     # (benchmarks/README.md measures both); None keeps torch's default (one per core).
     num_threads: int | None = 1
 
-    def validate(self) -> None:
-        """Check ranges and cross-field constraints.
+    def checks(self) -> list[tuple[bool, str]]:
+        """Every constraint of this config, as ``(holds, message)`` pairs that validate reports.
 
-        Raises:
-            ConfigError: Listing every violated constraint, with the offending values.
+        A model's config extends the list with its own ranges and cross-field constraints:
+        ``return super().checks() + [(condition, "what must hold (got ...)"), ...]``. Each
+        condition is evaluated, so one must not fail on a value another entry rejects (write
+        ``len(w) == 5 and min(w) >= 1``, not ``min(w) >= 1``).
         """
-        checks: list[tuple[bool, str]] = [
+        return [
             (0 <= self.seed < 2**32, f"seed must be in [0, 2**32) (got {self.seed})"),
             (self.epochs >= 1, f"epochs must be >= 1 (got {self.epochs})"),
             (self.batch_size >= 1, f"batch_size must be >= 1 (got {self.batch_size})"),
@@ -634,8 +650,31 @@ class BaseConfig:
                 "val_fraction + test_fraction must be < 1 to leave training data "
                 f"(got {self.val_fraction} + {self.test_fraction})",
             ),
+            self._learning_check(),
         ]
-        problems = [message for ok, message in checks if not ok]
+
+    def _learning_check(self) -> tuple[bool, str]:
+        """``optimizer`` against ``learns_by``, with the model's name (the class name)."""
+        model = type(self).__name__.removesuffix("Config")
+        if self.learns_by is None:
+            return True, ""
+        if self.learns_by == BACKPROP:
+            return self.optimizer != "none", (
+                f"{model} learns by backpropagation: optimizer must be sgd, adam or adamw "
+                f"(got {self.optimizer!r})"
+            )
+        return self.optimizer == "none", (
+            f"{model} learns with {self.learns_by}, not a torch optimizer: optimizer must be "
+            f"'none' (got {self.optimizer!r})"
+        )
+
+    def validate(self) -> None:
+        """Check ranges and cross-field constraints: every entry of :meth:`checks`, and the device.
+
+        Raises:
+            ConfigError: Listing every violated constraint, with the offending values.
+        """
+        problems = [message for ok, message in self.checks() if not ok]
         try:
             check_device_name(self.device)
         except ConfigError as exc:

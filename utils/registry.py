@@ -3,9 +3,10 @@
 A study, a comparison, a test or a benchmark that needs another model asks for it by the name
 its checkpoints carry (``constants.MODEL_NAME``), never by a path or by ``sys.path`` juggling:
 
-    from utils.registry import create_model, model_spec
+    from utils.registry import create_model, model_config, model_spec
 
     spec = model_spec("vgg")                                  # its engine.workflow.ModelSpec
+    config = model_config("vgg", "smoke", batch_norm=False)   # one experiment's config
     model, config, splits = create_model("mlp", "xor", epochs=3)
 
 ``MODELS`` is a plain dict (STYLE rule 10) that tests/test_every_model.py keeps equal to the
@@ -64,6 +65,24 @@ def model_spec(name: str) -> ModelSpec:
     return model_modules(name).train.SPEC
 
 
+def model_config(name: str, experiment: str = "smoke", **overrides: Any) -> Any:
+    """The validated config of one of the model's experiments, with ``overrides`` applied.
+
+    Args:
+        name: A registered model name, e.g. "vgg".
+        experiment: A name from the model's experiments.yaml (default its tiny ``smoke`` one).
+        overrides: Config fields to replace, e.g. ``epochs=3``; unknown keys and values of the
+            wrong type are a ConfigError (utils.config.load_config).
+
+    Returns:
+        An instance of the model's config class.
+    """
+    from utils.config import load_config
+
+    spec = model_spec(name)
+    return load_config(spec.config_cls, spec.experiments_file, experiment, overrides)
+
+
 def create_model(
     name: str, experiment: str = "smoke", data_dir: str | None = None, **overrides: Any
 ) -> tuple[Any, Any, Splits]:
@@ -82,11 +101,10 @@ def create_model(
         ``(model, config, splits)``.
     """
     from engine.workflow import load_data
-    from utils.config import load_config
     from utils.seed import set_random_seed
 
     spec = model_spec(name)
-    config = load_config(spec.config_cls, spec.experiments_file, experiment, overrides)
+    config = model_config(name, experiment, **overrides)
     set_random_seed(config.seed)
     splits = load_data(config, data_dir)
     return spec.create_model(config, splits), config, splits

@@ -162,12 +162,15 @@ def accuracy_on_test(model: Any, splits: DatasetSplits) -> float:
     return Evaluator(model).evaluate(loader)["accuracy"]
 
 
-def train_and_evaluate_smoke(model_dir: Path) -> dict[str, Any]:
+def train_and_evaluate_smoke(model_dir: Path, *logged: str) -> dict[str, Any]:
     """The ``smoke`` experiment as a user runs it: train.py with --visualize (no wandb), then
-    evaluate.py on the latest checkpoint. Asserts both succeed and the final checkpoint exists;
-    returns evaluate.py's metrics JSON."""
+    evaluate.py on the latest checkpoint. Asserts both succeed, the final checkpoint exists and
+    train.py logged each of ``logged`` (e.g. ``"epoch 2 |"``); returns evaluate.py's metrics
+    JSON."""
     result = run_script(model_dir, "train.py", "--experiment", "smoke", "--no-wandb", "--visualize")
     assert result.returncode == 0, result.stderr
+    missing = [text for text in logged if text not in result.stderr]
+    assert not missing, f"train.py did not log {missing}: {result.stderr}"
     assert list((Path(model_dir) / "outputs" / "models" / "smoke").glob("*_final.pt"))
     return run_json(model_dir, "evaluate.py", "--checkpoint", "latest", "--experiment", "smoke")
 
@@ -188,14 +191,18 @@ def fixed_batch_losses(
     """Train a fresh model on one fixed batch; the loss before each step.
 
     The model and its loss come from the model's spec (weights drawn after seeding with 0); the
-    batch is the whole training split, transformed as the loaders do; the optimiser is SGD with
-    momentum 0.9. The "loss goes down on a fixed batch" test of every model (STYLE.md rule 9).
+    loss is the model's step (engine.steps.step_of: its own ``step``, e.g. GoogLeNet's with the
+    auxiliary heads, or the classifier default ``criterion(model(x), y)``); the batch is the
+    whole training split, transformed as the loaders do; the optimiser is SGD with momentum 0.9.
+    The "loss goes down on a fixed batch" test of every model (STYLE.md rule 9).
     """
     import torch
 
+    from engine.steps import step_of
+
     torch.manual_seed(0)
     model = spec.create_model(config, splits)
-    criterion = spec.create_criterion(config)
+    step = step_of(model, spec.create_criterion(config))
     x, y = splits.x_train, splits.y_train
     if splits.transform is not None:
         x = splits.transform(x)
@@ -203,11 +210,33 @@ def fixed_batch_losses(
     losses = []
     for _ in range(steps):
         optimizer.zero_grad()
-        loss = criterion(model(x), y)
+        loss = step((x, y)).loss
         loss.backward()
         optimizer.step()
         losses.append(loss.item())
     return losses
+
+
+def trainer_losses_on_batch(
+    model: Any, config: Any, criterion: Any, batch: tuple[Any, Any], steps: int
+) -> tuple[float, float]:
+    """The loss of one fixed batch before and after ``steps`` training steps of the Trainer on it.
+
+    The optimizer is the config's, as train.py builds it (engine.workflow.build_optimizer), and
+    every step is the Trainer's own (mode, precision, clipping), without gradient audits: the
+    "loss goes down on a fixed batch" test of a model through the real training step.
+    """
+    import torch
+
+    from engine.trainer import Trainer
+    from engine.workflow import build_optimizer
+
+    trainer = Trainer(model, build_optimizer(config, model), criterion, torch.device("cpu"), config)
+    before = trainer.evaluator.evaluate([batch])["loss"]
+    for _ in range(steps):
+        model.train()
+        trainer.training_step([batch], audit=False)
+    return before, trainer.evaluator.evaluate([batch])["loss"]
 
 
 def patch_image_splits(n: int = 32, channels: int = 1, side: int = 28) -> DatasetSplits:

@@ -6,17 +6,21 @@ The tiny MLP fixture stands in for a model: its spec builds the networks, sklear
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
 import pytest
 import torch
 
+from data_utils import ArrayLoader, create_data_loaders
 from engine import study
-from engine.workflow import cli_overrides
+from engine.trainer import Trainer
+from engine.workflow import build_optimizer, build_scheduler, cli_overrides
 from utils.config import apply_overrides
 from utils.exceptions import ConfigError
 from utils.modules import load_model_modules
+from utils.seed import set_random_seed
 
 SUBSET = ["--train-samples", "200", "--val-samples", "50", "--test-samples", "100"]
 
@@ -129,3 +133,61 @@ def test_read_result_of_a_missing_or_broken_file_is_a_config_error(tmp_path):
     broken.write_text("{not json")
     with pytest.raises(ConfigError, match="broken.json"):
         study.read_result(broken)
+
+
+def test_train_variant_measures_splits_each_epoch_without_changing_the_training(spec, digits_study):
+    config, device, splits = digits_study
+    trained = study.train_variant(spec, config, splits, device, each_epoch=("train", "test"))
+    set_random_seed(config.seed)  # the same network trained by one call for all epochs
+    model = spec.create_model(config, splits)
+    optimizer = build_optimizer(config, model)
+    scheduler = build_scheduler(config, optimizer)
+    trainer = Trainer(model, optimizer, spec.create_criterion(config), device, config, scheduler)
+    train, val, test = create_data_loaders(splits, config.batch_size, seed=config.seed)
+    assert trained.history == trainer.train(train, val, config.epochs)
+    assert trained.test == trainer.evaluator.evaluate(test)
+    assert [len(trained.each_epoch[k]) for k in ("train", "test")] == [3, 3]
+    assert trained.each_epoch["test"][-1] == trained.test
+    clean = ArrayLoader(splits.x_train, splits.y_train, 512, transform=splits.transform)
+    final_train = trained.each_epoch["train"][-1]
+    assert final_train["num_samples"] == 200
+    assert final_train["accuracy"] == trainer.evaluator.evaluate(clean)["accuracy"]
+    seconds = trained.epoch_seconds
+    assert len(seconds) == 3 and seconds == sorted(seconds)
+    assert seconds[-1] == pytest.approx(trained.train_seconds)
+
+
+def test_train_variant_stops_where_the_trainer_stops(spec, digits_study):
+    config, device, splits = digits_study  # 200 samples in batches of 32: 7 steps per epoch
+    cut = study.train_variant(
+        spec, apply_overrides(config, {"max_steps": 10}), splits, device, each_epoch=("train",)
+    )
+    assert len(cut.history["epoch"]) == len(cut.each_epoch["train"]) == len(cut.epoch_seconds)
+    assert len(cut.epoch_seconds) == 1  # epoch 2 was cut at step 10: not measured
+    with pytest.raises(AssertionError, match="each_epoch"):
+        study.train_variant(spec, config, splits, device, each_epoch=("validation",))
+
+
+def test_train_variant_applies_the_models_augmentation_per_variant(spec, digits_study):
+    """The spec's train_transform hook is asked for each variant's config: the training batches
+    of that variant are augmented (None: not), evaluation never is."""
+    config, device, splits = digits_study
+    asked = []
+
+    def noise(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        return x + 0.5 * torch.randn(x.shape, generator=generator)
+
+    def hook(cfg, data):
+        asked.append((cfg.dropout, len(data.y_train)))
+        return noise if cfg.dropout > 0 else None
+
+    augmenting = dataclasses.replace(spec, train_transform=hook)
+    plain = study.train_variant(spec, config, splits, device)
+    same = study.train_variant(augmenting, config, splits, device)
+    assert same.history == plain.history and same.test == plain.test
+    noisy_config = apply_overrides(config, {"dropout": 0.1})
+    noisy = study.train_variant(augmenting, noisy_config, splits, device, each_epoch=("train",))
+    undisturbed = study.train_variant(spec, noisy_config, splits, device, each_epoch=("train",))
+    assert asked == [(0.0, 200), (0.1, 200)]
+    assert noisy.history["train_loss"] != undisturbed.history["train_loss"]
+    assert noisy.each_epoch["train"][-1]["num_samples"] == 200

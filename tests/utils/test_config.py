@@ -11,7 +11,9 @@ import torch
 import yaml
 
 from utils.config import (
+    BACKPROP,
     BaseConfig,
+    OptimizerName,
     apply_overrides,
     config_from_dict,
     config_to_dict,
@@ -31,10 +33,29 @@ class ToyConfig(BaseConfig):
     tags: list[str] = field(default_factory=list)
     kernel: tuple[int, int] = (3, 3)
 
-    def validate(self) -> None:
-        super().validate()
-        if any(size < 1 for size in self.hidden_sizes):
-            raise ConfigError(f"hidden_sizes must all be >= 1 (got {self.hidden_sizes})")
+    def checks(self) -> list[tuple[bool, str]]:
+        return super().checks() + [
+            (
+                all(size >= 1 for size in self.hidden_sizes),
+                f"hidden_sizes must all be >= 1 (got {self.hidden_sizes})",
+            ),
+        ]
+
+
+@dataclass
+class RuleConfig(BaseConfig):
+    """A model that updates its own weights (train_step), as the perceptron does."""
+
+    learns_by = "the toy rule"
+    optimizer: OptimizerName = "none"
+
+
+@dataclass
+class NetConfig(BaseConfig):
+    """A network trained by backprop."""
+
+    learns_by = BACKPROP
+    width: int = 4
 
 
 EXPERIMENTS = {
@@ -232,7 +253,7 @@ def test_unknown_override_key_lists_fields() -> None:
         ({"seed": -1}, r"seed must be in \[0, 2\*\*32\)"),
         ({"monitor": ""}, "monitor must name a history key"),
         ({"device": "tpu"}, "unknown device 'tpu'"),
-        ({"hidden_sizes": "4,0"}, "hidden_sizes must all be >= 1"),  # subclass validate()
+        ({"hidden_sizes": "4,0"}, "hidden_sizes must all be >= 1"),  # subclass checks()
     ],
 )
 def test_validate_rejects(overrides: dict, message: str) -> None:
@@ -254,6 +275,41 @@ def test_validate_catches_literal_violation_made_directly() -> None:
 def test_defaults_are_valid() -> None:
     BaseConfig().validate()
     ToyConfig().validate()
+
+
+def test_subclass_checks_are_reported_with_the_base_ones() -> None:
+    with pytest.raises(ConfigError) as info:
+        ToyConfig(epochs=0, hidden_sizes=(4, 0)).validate()
+    message = str(info.value)
+    assert message.startswith("invalid ToyConfig: ")
+    assert "epochs must be >= 1" in message and "hidden_sizes must all be >= 1" in message
+
+
+def test_learns_by_is_a_class_attribute_not_a_field() -> None:
+    assert "learns_by" not in config_to_dict(RuleConfig())
+    with pytest.raises(ConfigError, match="unknown config key 'learns_by'"):
+        apply_overrides(RuleConfig(), {"learns_by": BACKPROP})
+
+
+def test_a_model_with_its_own_rule_refuses_an_optimizer() -> None:
+    RuleConfig().validate()
+    message = "Rule learns with the toy rule, not a torch optimizer: optimizer must be 'none'"
+    with pytest.raises(ConfigError, match=f"{message} \\(got 'sgd'\\)"):
+        apply_overrides(RuleConfig(), {"optimizer": "sgd"})
+
+
+def test_a_backprop_model_needs_an_optimizer() -> None:
+    for optimizer in ("sgd", "adam", "adamw"):
+        apply_overrides(NetConfig(), {"optimizer": optimizer})
+    message = "Net learns by backpropagation: optimizer must be sgd, adam or adamw"
+    with pytest.raises(ConfigError, match=f"{message} \\(got 'none'\\)"):
+        apply_overrides(NetConfig(), {"optimizer": "none"})
+
+
+def test_a_config_that_does_not_say_how_it_learns_takes_any_optimizer() -> None:
+    assert BaseConfig.learns_by is None
+    for optimizer in ("none", "sgd"):
+        BaseConfig(optimizer=optimizer).validate()
 
 
 def test_config_without_validate_is_accepted() -> None:

@@ -15,7 +15,6 @@ outputs/logs/<experiment>_sklearn.json and logs every number it reports.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 import time
@@ -32,7 +31,7 @@ from data_utils.transforms import flat_features
 from engine.baselines import log_results, score_baselines
 from engine.evaluator import Evaluator
 from engine.trainer import Trainer
-from engine.workflow import load_data, run_cli
+from engine.workflow import load_data, script_main, write_result
 from utils.config import load_config
 from utils.seed import set_random_seed
 
@@ -90,25 +89,15 @@ def against_sklearn(experiment: str = "fashion_mnist", data_dir: str | None = No
         "perceptron_test_accuracy_per_epoch": per_epoch,
         "published_sklearn_perceptron": 0.782,
     }
-    path = LOGS_DIR / f"{experiment}_sklearn.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(summary, indent=2) + "\n")
-    logger.info("summary written to %s", path)
-    return summary
+    return write_result(summary, LOGS_DIR / f"{experiment}_sklearn.json")
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--experiment", default="fashion_mnist", help="perceptron experiment")
-    parser.add_argument("--data-dir", help="data directory (default: $AIFS_DATA_DIR)")
-    args = parser.parse_args(argv)
-
-    def run() -> int:
-        against_sklearn(args.experiment, args.data_dir)
-        return 0
-
-    return run_cli(run)
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--experiment", default="fashion_mnist", help="perceptron experiment")
+    p.add_argument("--data-dir", help="data directory (default: $AIFS_DATA_DIR)")
+    return p
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(script_main(parser(), lambda args: against_sklearn(args.experiment, args.data_dir)))

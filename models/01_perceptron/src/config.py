@@ -6,11 +6,13 @@ from dataclasses import dataclass
 from typing import Literal
 
 from utils.config import BaseConfig, OptimizerName
-from utils.exceptions import ConfigError
 
 
 @dataclass
 class PerceptronConfig(BaseConfig):
+    # How the perceptron learns: by its own rule, not a torch optimizer. A class attribute, not a
+    # field (no experiment changes it); BaseConfig checks that optimizer is "none".
+    learns_by = "the perceptron rule"
     # Rosenblatt's rule is online: one sample, one decision, one possible correction.
     batch_size: int = 1
     # The step size only rescales the weights when they start at zero (the decision w.x + b > 0 is
@@ -23,8 +25,3 @@ class PerceptronConfig(BaseConfig):
     init: Literal["zeros", "random"] = "zeros"
     # The perceptron criterion on a separable set reaches 0, so watch validation accuracy.
     monitor: str = "val_accuracy"
-
-    def validate(self) -> None:
-        super().validate()
-        if self.optimizer != "none":
-            raise ConfigError("the perceptron learns with its own rule: optimizer must be 'none'")

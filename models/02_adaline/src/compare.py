@@ -22,7 +22,6 @@ Both write a JSON summary to outputs/logs/ and log every number they report.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 import time
@@ -41,7 +40,7 @@ from data_utils.transforms import flat_features
 from engine.baselines import log_results, score_baselines
 from engine.evaluator import Evaluator
 from engine.trainer import Trainer
-from engine.workflow import load_data, run_cli
+from engine.workflow import load_data, script_main, write_result
 from plotting import save_figure  # also selects the Agg backend before any figure is drawn
 from utils.config import apply_overrides, load_config
 from utils.registry import model_modules
@@ -151,8 +150,7 @@ def settle(experiment: str = "moons", data_dir: str | None = None, last: int = 2
         )
     path = plot_settle(runs, splits, VISUALIZATIONS_DIR / f"{experiment}_settle.png", last)
     summary["plot"] = str(path)
-    write_summary(summary, LOGS_DIR / f"{experiment}_settle.json")
-    return summary
+    return write_result(summary, LOGS_DIR / f"{experiment}_settle.json")
 
 
 def plot_settle(runs: dict, splits: DatasetSplits, path: Path, last: int) -> Path:
@@ -250,32 +248,23 @@ def against_sklearn(experiment: str = "fashion_mnist", data_dir: str | None = No
         "test": len(y_test),
         "results": results,
     }
-    write_summary(summary, LOGS_DIR / f"{experiment}_sklearn.json")
-    return summary
+    return write_result(summary, LOGS_DIR / f"{experiment}_sklearn.json")
 
 
-def write_summary(summary: dict, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(summary, indent=2) + "\n")
-    logger.info("summary written to %s", path)
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("what", choices=["settle", "sklearn"], help="which comparison to run")
+    p.add_argument("--experiment", help="ADALINE experiment (default: moons / fashion_mnist)")
+    p.add_argument("--data-dir", help="data directory (default: $AIFS_DATA_DIR)")
+    return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("what", choices=["settle", "sklearn"], help="which comparison to run")
-    parser.add_argument("--experiment", help="ADALINE experiment (default: moons / fashion_mnist)")
-    parser.add_argument("--data-dir", help="data directory (default: $AIFS_DATA_DIR)")
-    args = parser.parse_args(argv)
-
-    def run() -> int:
-        if args.what == "settle":
-            settle(args.experiment or "moons", args.data_dir)
-        else:
-            against_sklearn(args.experiment or "fashion_mnist", args.data_dir)
-        return 0
-
-    return run_cli(run)
+def run(args: argparse.Namespace) -> None:
+    if args.what == "settle":
+        settle(args.experiment or "moons", args.data_dir)
+    else:
+        against_sklearn(args.experiment or "fashion_mnist", args.data_dir)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(script_main(parser(), run))

@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from typing import Literal
 
 from utils.config import BaseConfig, OptimizerName
-from utils.exceptions import ConfigError
 
 
 @dataclass
 class AdalineConfig(BaseConfig):
+    learns_by = "the delta rule"  # its own rule: BaseConfig requires optimizer "none"
     # Samples handed to the rule at once. With variant "online" the rule still adapts after every
     # single sample inside the batch (Widrow and Hoff's LMS), so this only sets the logging grain.
     batch_size: int = 1
@@ -28,8 +28,3 @@ class AdalineConfig(BaseConfig):
     # Zero weights are the textbook start; the least-squares optimum does not depend on it.
     init: Literal["zeros", "random"] = "zeros"
     monitor: str = "val_accuracy"
-
-    def validate(self) -> None:
-        super().validate()
-        if self.optimizer != "none":
-            raise ConfigError("ADALINE learns with the delta rule: optimizer must be 'none'")

@@ -1,24 +1,14 @@
 """ADALINE's known outcomes, its least-squares oracle, and its command-line workflow."""
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from data_utils import load_dataset
+from utils import testing
 from utils.exceptions import TrainingError
 from utils.registry import model_modules
-from utils.testing import (
-    accuracy_on_test,
-    assert_clean_failure,
-    assert_config_error,
-    copy_model,
-    load_script,
-    needs_data,
-    run_script,
-    train_in_memory,
-)
 
 MODEL_DIR = Path(__file__).resolve().parents[1]
 mods = model_modules("adaline")
@@ -71,7 +61,7 @@ def test_online_lms_settles_near_the_least_squares_weights():
 
 
 def test_trainer_batch_run_matches_the_oracle_on_real_data():
-    model, splits, history = train_in_memory(
+    model, splits, history = testing.train_in_memory(
         SPEC,
         "smoke",
         dataset="breast_cancer",
@@ -92,12 +82,12 @@ def test_trainer_batch_run_matches_the_oracle_on_real_data():
 
 
 def test_cannot_fit_xor_and_the_best_line_is_no_line():
-    model, splits, history = train_in_memory(SPEC, "xor", epochs=200)
+    model, splits, history = testing.train_in_memory(SPEC, "xor", epochs=200)
     x, y = splits.x_train.numpy(), splits.y_train.numpy()
     assert (model.predict(x) == y).mean() <= 0.75
     assert max(history["val_accuracy"]) <= 0.75, "no line separates XOR, at any epoch"
     # Batch descent finds the least-squares line: w = 0, b = 0, mean squared error 1.
-    model, _, history = train_in_memory(
+    model, _, history = testing.train_in_memory(
         SPEC, "xor", variant="batch", batch_size=4, lr=0.5, epochs=300
     )
     np.testing.assert_allclose(model.weight, 0.0, atol=1e-6)
@@ -136,35 +126,28 @@ def test_forward_and_loss_shapes():
 @pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning")
 def test_too_large_a_step_diverges_with_a_training_error():
     with pytest.raises(TrainingError, match="Lower the learning rate"):
-        train_in_memory(SPEC, "smoke", lr=50.0, epochs=20)
+        testing.train_in_memory(SPEC, "smoke", lr=50.0, epochs=20)
 
 
-@needs_data
+@testing.needs_data
 def test_fashion_mnist_subset_learns_a_linear_classifier():
-    model, splits, _ = train_in_memory(SPEC, "fashion_mnist", num_train=5000, epochs=2)
-    assert accuracy_on_test(model, splits) > 0.70
+    model, splits, _ = testing.train_in_memory(SPEC, "fashion_mnist", num_train=5000, epochs=2)
+    assert testing.accuracy_on_test(model, splits) > 0.70
 
 
 # ---------------------------------------------------------------------- as a user runs it
 
 
 def test_smoke_trains_and_evaluates_from_the_command_line(tmp_path):
-    folder = copy_model(MODEL_DIR, tmp_path)
-    result = run_script(folder, "train.py", "--experiment", "smoke", "--visualize", "--no-wandb")
-    assert result.returncode == 0, result.stderr
-    assert "epoch 2 |" in result.stderr
+    folder = testing.copy_model(MODEL_DIR, tmp_path)
+    metrics = testing.train_and_evaluate_smoke(folder, "epoch 2 |")
+    assert metrics["model"] == "adaline" and metrics["accuracy"] > 0.9
     names = {p.name for p in (folder / "outputs" / "visualizations").glob("*.png")}
     assert {"smoke_train_curves.png", "smoke_train_boundary.png"} <= names
-    result = run_script(
-        folder, "evaluate.py", "--checkpoint", "latest", "--experiment", "smoke", "--json"
-    )
-    assert result.returncode == 0, result.stderr
-    metrics = json.loads(result.stdout.strip().splitlines()[-1])
-    assert metrics["model"] == "adaline" and metrics["accuracy"] > 0.9
 
 
 def test_compare_runs_both_comparisons(tmp_path, monkeypatch):
-    compare = load_script(MODEL_DIR, "compare.py")
+    compare = testing.load_script(MODEL_DIR, "compare.py")
     monkeypatch.setattr(compare, "LOGS_DIR", tmp_path)
     monkeypatch.setattr(compare, "VISUALIZATIONS_DIR", tmp_path)
     summary = compare.settle("smoke")
@@ -176,8 +159,8 @@ def test_compare_runs_both_comparisons(tmp_path, monkeypatch):
 
 
 def test_unknown_experiment_lists_the_available_ones():
-    result = run_script(MODEL_DIR, "train.py", "--experiment", "nope", "--no-wandb")
-    assert_clean_failure(result, "ConfigError", "nope", "moons", "xor", "fashion_mnist")
+    result = testing.run_script(MODEL_DIR, "train.py", "--experiment", "nope", "--no-wandb")
+    testing.assert_clean_failure(result, "ConfigError", "nope", "moons", "xor", "fashion_mnist")
 
 
 @pytest.mark.parametrize(
@@ -192,4 +175,4 @@ def test_unknown_experiment_lists_the_available_ones():
 def test_bad_override_values_are_config_errors(changes, words):
     # The command line turns these into "ConfigError: ..." and exit code 1 (shown above for an
     # unknown experiment); here the checks themselves, without a process per case.
-    assert_config_error(mods.train.SPEC, "xor", changes, words)
+    testing.assert_config_error(mods.train.SPEC, "xor", changes, words)

@@ -13,7 +13,6 @@ set. The result goes to outputs/logs/<checkpoint>.<experiment>.compare.json.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 import time
@@ -27,7 +26,7 @@ from train import SPEC
 from data_utils import ArrayLoader
 from data_utils.transforms import flat_features
 from engine.evaluator import Evaluator
-from engine.workflow import load_trained, run_cli
+from engine.workflow import load_trained, script_main, write_result
 from utils.device import select_device
 
 logger = logging.getLogger(__name__)
@@ -35,7 +34,7 @@ logger = logging.getLogger(__name__)
 PUBLISHED_SKLEARN_MLP = 0.871  # Fashion-MNIST benchmark, MLPClassifier hidden (100,), relu
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
+def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description="Our MLP against scikit-learn's MLPClassifier.")
     p.add_argument("--checkpoint", required=True, help="checkpoint path, or 'latest' / 'best'")
     p.add_argument("--experiment", help="data to compare on (default: the checkpoint's)")
@@ -43,10 +42,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--max-iter", type=int, default=200, help="sklearn epochs (its default: 200)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     p.add_argument("--json", action="store_true", help="print the result JSON as the last line")
-    return p.parse_args(argv)
+    return p
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> None:
     device = select_device(args.device)
     model, config, splits, state = load_trained(
         SPEC, args.checkpoint, args.experiment, args.data_dir, device
@@ -85,17 +84,8 @@ def run(args: argparse.Namespace) -> int:
         PUBLISHED_SKLEARN_MLP,
     )
     out = LOGS_DIR / f"{Path(state['path']).stem}.{config.experiment}.compare.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    if args.json:
-        sys.stdout.write(json.dumps(result) + "\n")
-    return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    return run_cli(lambda: run(args))
+    write_result(result, out, args.json)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(script_main(parser(), run))

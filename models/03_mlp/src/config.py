@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 from utils.config import BaseConfig, OptimizerName
-from utils.exceptions import ConfigError
 
 
 @dataclass
@@ -33,17 +32,21 @@ class MLPConfig(BaseConfig):
     # mnist1d) are standardised with training-split statistics.
     standardize: bool = True
 
-    def validate(self) -> None:
-        super().validate()
-        problems = []
-        if any(size < 1 for size in self.hidden_sizes):
-            problems.append(f"hidden_sizes must all be >= 1 (got {self.hidden_sizes})")
-        if self.implementation == "numpy" and self.optimizer != "sgd":
-            problems.append(
+    # learns_by is not set: the NumPy net has its own update, the torch net an optimizer, so
+    # the pairing of implementation and optimizer is checked here.
+    def checks(self) -> list[tuple[bool, str]]:
+        return super().checks() + [
+            (
+                all(size >= 1 for size in self.hidden_sizes),
+                f"hidden_sizes must all be >= 1 (got {self.hidden_sizes})",
+            ),
+            (
+                self.implementation != "numpy" or self.optimizer == "sgd",
                 "implementation 'numpy' writes its own SGD-with-momentum update (the paper's "
-                f"eq. 9): set optimizer=sgd, or implementation=torch (got {self.optimizer!r})"
-            )
-        if self.implementation == "torch" and self.optimizer == "none":
-            problems.append("implementation 'torch' needs an optimizer: sgd, adam or adamw")
-        if problems:
-            raise ConfigError(f"invalid {type(self).__name__}: " + "; ".join(problems))
+                f"eq. 9): set optimizer=sgd, or implementation=torch (got {self.optimizer!r})",
+            ),
+            (
+                self.implementation != "torch" or self.optimizer != "none",
+                "implementation 'torch' needs an optimizer: sgd, adam or adamw",
+            ),
+        ]

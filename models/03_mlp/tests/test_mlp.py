@@ -14,9 +14,8 @@ from data_utils import DatasetSplits, create_data_loaders, load_dataset
 from data_utils.transforms import to_float, translate
 from engine.trainer import Trainer
 from engine.workflow import build_optimizer, load_trained
-from utils.config import load_config
 from utils.exceptions import CheckpointError, ConfigError
-from utils.registry import model_modules
+from utils.registry import model_config, model_modules
 from utils.testing import assert_clean_failure, copy_model, run_script, train_in_memory
 
 MODEL_DIR = Path(__file__).resolve().parents[1]
@@ -27,10 +26,6 @@ NumpyMLP, TorchMLP = mods.model.NumpyMLP, mods.model.TorchMLP
 ACTIVATIONS = ["sigmoid", "relu"]
 IMPLEMENTATIONS = ["numpy", "torch"]
 TORCH_ON_XOR = {"implementation": "torch", "optimizer": "adam", "lr": 0.05, "momentum": 0.0}
-
-
-def make_config(experiment: str, **changes):
-    return load_config(mods.config.MLPConfig, mods.constants.EXPERIMENTS_FILE, experiment, changes)
 
 
 def predict(model, x: torch.Tensor) -> np.ndarray:
@@ -84,7 +79,7 @@ def test_numpy_run_resumes_exactly_with_its_momentum():
         )
         return trainer, loaders
 
-    config = make_config("xor", epochs=20)
+    config = model_config("mlp", "xor", epochs=20)
     straight, (train_loader, val_loader, _) = trainer_for(config)
     straight.train(train_loader, val_loader, 20)
     first, (train_loader, val_loader, _) = trainer_for(config)
@@ -105,11 +100,17 @@ def test_torch_mlp_solves_xor():
     assert history["val_accuracy"][-1] == 1.0
 
 
+def net_and_batch(sizes: list[int], activation: str, seed: int, batch: int):
+    """A NumPy MLP (weights drawn with seed + 1) and a random batch of ``batch`` samples."""
+    rng = np.random.default_rng(seed)
+    net = NumpyMLP(sizes, activation=activation, seed=seed + 1)
+    x, y = rng.normal(size=(batch, sizes[0])), rng.integers(0, sizes[-1], size=batch)
+    return net, x, y
+
+
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 def test_gradients_match_finite_differences(activation):
-    rng = np.random.default_rng(0)
-    net = NumpyMLP([5, 4, 3, 3], activation=activation, seed=1)
-    x, y = rng.normal(size=(6, 5)), rng.integers(0, 3, size=6)
+    net, x, y = net_and_batch([5, 4, 3, 3], activation, seed=0, batch=6)
     _, grads, _ = net.loss_and_gradients(x, y)
     eps = 1e-6
     for name, param in net.params.items():
@@ -128,9 +129,7 @@ def test_gradients_match_finite_differences(activation):
 
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 def test_gradients_match_torch_autograd(activation):
-    rng = np.random.default_rng(1)
-    net = NumpyMLP([12, 8, 6, 4], activation=activation, seed=2)
-    x, y = rng.normal(size=(10, 12)), rng.integers(0, 4, size=10)
+    net, x, y = net_and_batch([12, 8, 6, 4], activation, seed=1, batch=10)
     loss, grads, logits = net.loss_and_gradients(x, y)
     twin = twin_torch_net(net, activation)
     torch_logits = twin(torch.as_tensor(x))
@@ -183,7 +182,8 @@ def test_forward_shape_no_nan_and_initial_loss_near_log_classes(implementation):
 
 @pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
 def test_loss_goes_down_on_a_fixed_batch(implementation):
-    config = make_config(
+    config = model_config(
+        "mlp",
         "smoke",
         implementation=implementation,
         optimizer="sgd",
@@ -225,7 +225,7 @@ def test_accuracy_falls_when_test_digits_are_shifted(tmp_path):
     torch.manual_seed(0)
     model = TorchMLP([64, 64, 10])
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
-    config = make_config("smoke", epochs=20)
+    config = model_config("mlp", "smoke", epochs=20)
     loaders = create_data_loaders(splits, 32, seed=0)
     Trainer(model, optimizer, F.cross_entropy, torch.device("cpu"), config).train(*loaders[:2])
     result = analysis.shift_robustness(model, splits, shifts=(0, 1, 2, 3))
@@ -310,7 +310,7 @@ def test_unknown_experiment_lists_the_available_ones():
 )
 def test_bad_override_values_are_config_errors(setting, words):
     with pytest.raises(ConfigError) as error:  # the --set path of train.py, in process
-        make_config("smoke", **setting)
+        model_config("mlp", "smoke", **setting)
     assert all(word in str(error.value) for word in words), str(error.value)
 
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import logging
 import sys
 from typing import Any, Callable
@@ -33,7 +32,7 @@ from constants import CRITICAL_LOAD, EXPERIMENTS_FILE, LOGS_DIR, VISUALIZATIONS_
 from model import binarize, create_model, energy, hebbian_weights, overlaps, recall
 
 from data_utils import DatasetSplits, create_data_loaders
-from engine.workflow import load_data, run_cli
+from engine.workflow import load_data, script_main, write_result
 from utils.config import apply_overrides, load_config
 
 logger = logging.getLogger(__name__)
@@ -239,24 +238,14 @@ def run(data_dir: str | None = None) -> dict[str, Any]:
         cell_titles=[c + [""] * (width - len(c)) for c in captions],
         title="Where recall ends: stored digits, inversions and mixtures (share of starts)",
     )
-    path = LOGS_DIR / "capacity.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(summary, indent=2) + "\n")
-    logger.info("summary written to %s", path)
-    return summary
+    return write_result(summary, LOGS_DIR / "capacity.json")
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data-dir", help="data directory (default: $AIFS_DATA_DIR)")
-    args = parser.parse_args(argv)
-
-    def go() -> int:
-        run(args.data_dir)
-        return 0
-
-    return run_cli(go)
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--data-dir", help="data directory (default: $AIFS_DATA_DIR)")
+    return p
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(script_main(parser(), lambda args: run(args.data_dir)))

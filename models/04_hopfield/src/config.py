@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from utils.config import BaseConfig, OptimizerName
-from utils.exceptions import ConfigError
 
 
 @dataclass
 class HopfieldConfig(BaseConfig):
+    learns_by = "Hebbian storage"  # not gradient descent: BaseConfig requires optimizer "none"
     # Hebbian storage is a single pass over the stream. A second epoch would find every class
     # already stored and change nothing, so "epochs" is fixed at 1.
     epochs: int = 1
@@ -31,20 +31,16 @@ class HopfieldConfig(BaseConfig):
     # Probing runs the dynamics from every validation image: 5% of MNIST is 3000 probes.
     val_fraction: float = 0.05
 
-    def validate(self) -> None:
-        super().validate()
-        problems = []
-        if self.optimizer != "none":
-            problems.append("Hebbian storage is not gradient descent: optimizer must be 'none'")
-        if self.epochs != 1:
-            problems.append(
-                f"storage is one pass over the data: epochs must be 1 (got {self.epochs})"
-            )
-        if self.lr != 1.0:
-            problems.append(f"Hebbian storage has no learning rate: leave lr at 1 (got {self.lr})")
-        if self.num_patterns < 1:
-            problems.append(f"num_patterns must be >= 1 (got {self.num_patterns})")
-        if self.max_sweeps < 1:
-            problems.append(f"max_sweeps must be >= 1 (got {self.max_sweeps})")
-        if problems:
-            raise ConfigError(f"invalid {type(self).__name__}: " + "; ".join(problems))
+    def checks(self) -> list[tuple[bool, str]]:
+        return super().checks() + [
+            (
+                self.epochs == 1,
+                f"storage is one pass over the data: epochs must be 1 (got {self.epochs})",
+            ),
+            (
+                self.lr == 1.0,
+                f"Hebbian storage has no learning rate: leave lr at 1 (got {self.lr})",
+            ),
+            (self.num_patterns >= 1, f"num_patterns must be >= 1 (got {self.num_patterns})"),
+            (self.max_sweeps >= 1, f"max_sweeps must be >= 1 (got {self.max_sweeps})"),
+        ]

@@ -1,6 +1,5 @@
 """The Hopfield network's known outcomes: energy, capacity, recall; and its command line."""
 
-import json
 import os
 from pathlib import Path
 
@@ -13,7 +12,7 @@ from engine.trainer import Trainer
 from utils.config import load_config
 from utils.exceptions import ConfigError, DataError
 from utils.registry import model_modules
-from utils.testing import assert_config_error, copy_model, run_script
+from utils.testing import assert_config_error, copy_model, run_script, train_and_evaluate_smoke
 
 MODEL_DIR = Path(__file__).resolve().parents[1]
 mods = model_modules("hopfield")
@@ -174,18 +173,11 @@ def test_more_memories_than_classes_is_a_config_error():
 
 def test_smoke_stores_and_evaluates_from_the_command_line(tmp_path):
     folder = copy_model(MODEL_DIR, tmp_path)
-    result = run_script(folder, "train.py", "--experiment", "smoke", "--visualize", "--no-wandb")
-    assert result.returncode == 0, result.stderr
-    assert "recall from flip 20% cues: 100 of 100 exact" in result.stderr
+    metrics = train_and_evaluate_smoke(folder, "recall from flip 20% cues: 100 of 100 exact")
     names = {p.name for p in (folder / "outputs" / "visualizations").glob("*.png")}
     assert {"smoke_train_recall.png", "smoke_train_energy.png", "smoke_train_weights.png"} <= names
-    result = run_script(
-        folder, "evaluate.py", "--checkpoint", "latest", "--experiment", "smoke", "--json"
-    )
-    assert result.returncode == 0, result.stderr
-    metrics = json.loads(result.stdout.strip().splitlines()[-1])
     assert metrics["model"] == "hopfield" and metrics["split"] == "corrupted_memories"
-    # The smoke memories are recalled exactly from 20%-flipped cues (as logged above).
+    # The smoke memories are recalled exactly from 20%-flipped cues (as training logged).
     assert metrics["accuracy"] == 1.0 and metrics["loss"] == 0.0
     result = run_script(folder, "train.py", "--experiment", "smoke", "--epochs", "2", "--no-wandb")
     assert result.returncode == 1 and "ConfigError:" in result.stderr

@@ -18,39 +18,37 @@ import sys
 
 from analysis import size_table
 
-from engine.workflow import run_cli
+from engine.workflow import script_main
 
 logger = logging.getLogger(__name__)
 
 
-def main(argv: list[str] | None = None) -> int:
+def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description="LeNet-5 against the MLP: parameters and FLOPs.")
     p.add_argument("--experiment", default="mnist", help="mnist or fashion_mnist")
     p.add_argument("--data-dir", help="data directory (default: $AIFS_DATA_DIR, then the cache)")
     p.add_argument("--json", action="store_true", help="print the rows as JSON on the last line")
-    args = p.parse_args(argv)
+    return p
 
-    def run() -> int:
-        rows = size_table(args.experiment, args.data_dir)
-        lenet, mlp = rows
-        for row in rows:
-            logger.info(
-                "%-16s | %9d parameters | %11d FLOPs per image",
-                row["model"],
-                row["parameters"],
-                row["flops"],
-            )
+
+def run(args: argparse.Namespace) -> None:
+    rows = size_table(args.experiment, args.data_dir)
+    lenet, mlp = rows
+    for row in rows:
         logger.info(
-            "LeNet-5 has %.1f%% of the MLP's parameters and needs %.2fx its FLOPs",
-            100 * lenet["parameters"] / mlp["parameters"],
-            lenet["flops"] / mlp["flops"],
+            "%-16s | %9d parameters | %11d FLOPs per image",
+            row["model"],
+            row["parameters"],
+            row["flops"],
         )
-        if args.json:
-            sys.stdout.write(json.dumps(rows) + "\n")
-        return 0
-
-    return run_cli(run)
+    logger.info(
+        "LeNet-5 has %.1f%% of the MLP's parameters and needs %.2fx its FLOPs",
+        100 * lenet["parameters"] / mlp["parameters"],
+        lenet["flops"] / mlp["flops"],
+    )
+    if args.json:
+        sys.stdout.write(json.dumps(rows) + "\n")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(script_main(parser(), run))

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from utils.config import BaseConfig, OptimizerName, SchedulerName
-from utils.exceptions import ConfigError
+from utils.config import BACKPROP, BaseConfig, OptimizerName, SchedulerName
 
 
 @dataclass
 class LeNet5Config(BaseConfig):
+    learns_by = BACKPROP  # BaseConfig then requires optimizer sgd, adam or adamw
     # The architecture is fixed by the paper (Sec. II-B); only the training recipe is chosen here.
     # The paper trains with stochastic diagonal Levenberg-Marquardt, one sample per update, for
     # 20 passes (Appendix C). AdamW on mini-batches of 64 with a cosine decay gets close to the
@@ -30,10 +30,3 @@ class LeNet5Config(BaseConfig):
     # standardised with training-split statistics.
     standardize: bool = True
     audit_every: int = 200  # optimizer steps between gradient audits (about 4 per MNIST epoch)
-
-    def validate(self) -> None:
-        super().validate()
-        if self.optimizer == "none":
-            raise ConfigError(
-                "LeNet-5 learns by backpropagation: optimizer must be sgd, adam or adamw"
-            )

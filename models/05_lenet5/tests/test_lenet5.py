@@ -8,14 +8,11 @@ import torch
 import torch.nn.functional as F
 
 from data_utils import create_data_loaders, load_dataset
-from engine.trainer import Trainer
-from engine.workflow import build_optimizer
 from utils import count_parameters
-from utils.config import load_config
 from utils.exceptions import ConfigError
-from utils.registry import model_modules
+from utils.registry import model_config, model_modules
 from utils.seed import set_random_seed
-from utils.testing import copy_model, run_script
+from utils.testing import copy_model, run_script, trainer_losses_on_batch
 
 MODEL_DIR = Path(__file__).resolve().parents[1]
 mods = model_modules("lenet5")
@@ -23,23 +20,10 @@ model_lib = mods.model
 analysis = mods.analysis
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: one thread avoids waiting on a busy second core."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def smoke_config(**changes):
-    return load_config(mods.config.LeNet5Config, mods.constants.EXPERIMENTS_FILE, "smoke", changes)
-
-
 @pytest.fixture(scope="module")
 def digits():
     """The smoke experiment's real data: 8x8 scikit-learn digits, standardised, flat (64,)."""
-    config = smoke_config()
+    config = model_config("lenet5")
     return config, load_dataset(config.dataset, seed=config.seed, standardize=config.standardize)
 
 
@@ -189,19 +173,13 @@ def test_forward_on_real_digits_is_finite_and_loss_falls_on_a_fixed_batch(digits
     x, y = next(iter(create_data_loaders(splits, 32, seed=config.seed)[0]))
     scores = model(x)
     assert scores.shape == (32, 10) and torch.isfinite(scores).all()
-    trainer = Trainer(
-        model, build_optimizer(config, model), F.cross_entropy, torch.device("cpu"), config
-    )
-    loss_before = trainer.evaluator.evaluate([(x, y)])["loss"]
-    for _ in range(20):
-        model.train()
-        trainer.training_step([(x, y)], audit=False)
-    assert trainer.evaluator.evaluate([(x, y)])["loss"] < 0.5 * loss_before
+    before, after = trainer_losses_on_batch(model, config, F.cross_entropy, (x, y), steps=20)
+    assert after < 0.5 * before
 
 
 def test_config_rejects_a_model_without_optimizer():
     with pytest.raises(ConfigError, match="backpropagation"):
-        smoke_config(optimizer="none")
+        model_config("lenet5", optimizer="none")
 
 
 # ------------------------------------------------------------------- as a user runs it

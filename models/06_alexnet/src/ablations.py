@@ -1,10 +1,13 @@
 """Two of AlexNet's claims, side by side in one run: ReLU against tanh, dropout on against off.
 
-    python src/ablations.py                       # fashion_mnist, 10,000 training images, 10 epochs
-    python src/ablations.py --train-size 2000 --epochs 2 --target 0.7   # a quick look
+    python src/ablations.py                      # fashion_mnist, 10,000 training images, 10 epochs
+    python src/ablations.py --train-samples 2000 --epochs 2 --target 0.7 --json   # a quick look
+    python src/ablations.py --replot outputs/ablations/fashion_mnist_ablations.json
 
 Four variants of the experiment's config, each differing in the switches named, train on the
-same seeded subset of the training split, each from the same seed. "Training accuracy" is the
+same seeded subset of the training split, each from the same seed (the shared study mechanics
+are engine/study.py; its options are those of every study: --train-samples, --val-samples,
+--test-samples, --experiment, --name, --epochs, --set, --json...). "Training accuracy" is the
 training subset evaluated in eval mode (no dropout, no augmentation) after each epoch.
 
 ReLU against tanh (Sec. 3.1, Fig. 1: a four-layer net with ReLUs reaches 25% training error on
@@ -19,32 +22,34 @@ overfitting"), with augmentation on in both:
 - ``relu``: the network as in the paper (ReLU, dropout 0.5, augmentation);
 - ``relu_no_dropout``: dropout 0. Measured: training accuracy minus test accuracy.
 
-Writes ``outputs/ablations/<experiment>_ablations.json`` (per-epoch curves and the summary) and
-``outputs/visualizations/<experiment>_ablations.png``; the README table is that JSON's summary.
+Writes ``outputs/ablations/<name>.json`` (per-epoch curves and the summary; ``--name`` defaults
+to ``<experiment>_ablations``) and ``outputs/visualizations/<name>.png``; the README table is
+that JSON's summary.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
-import torch
-from config import AlexNetConfig
-from constants import ABLATIONS_DIR, EXPERIMENTS_FILE, VISUALIZATIONS_DIR
-from model import create_criterion, create_model
+from constants import ABLATIONS_DIR, VISUALIZATIONS_DIR
+from train import SPEC
 
 import plotting
-from data_utils import ArrayLoader, DatasetSplits, create_data_loaders, subsample_splits
-from engine.trainer import Trainer
-from engine.workflow import build_optimizer, build_scheduler, load_data, run_cli
-from utils import count_parameters, set_random_seed
-from utils.config import apply_overrides, load_config
+from engine.study import (
+    load_study,
+    read_result,
+    save_study,
+    study_header,
+    study_parser,
+    train_variant,
+)
+from engine.workflow import script_main
+from utils.config import apply_overrides
 
 logger = logging.getLogger(__name__)
 
@@ -54,70 +59,46 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "relu": {},
     "relu_no_dropout": {"dropout": 0.0},
 }
+EPOCHS = 10  # the README's budget per variant (the experiment's 12 minus two, for time)
 
 
-def run_variant(config: AlexNetConfig, splits: DatasetSplits, target: float) -> dict[str, Any]:
-    """Train one variant epoch by epoch; after each, measure train (eval mode), val and test."""
-    set_random_seed(config.seed)  # every variant starts from the same seed
-    device = torch.device("cpu")
-    model = create_model(config, splits)
-    optimizer = build_optimizer(config, model)
-    trainer = Trainer(
-        model,
-        optimizer,
-        create_criterion(config),
-        device,
-        config,
-        build_scheduler(config, optimizer),
-    )
-    train_loader, val_loader, test_loader = create_data_loaders(
-        splits, config.batch_size, seed=config.seed, eval_batch_size=512
-    )
-    clean_train = ArrayLoader(
-        splits.x_train, splits.y_train, 512, transform=splits.transform
-    )  # the training images without dropout or augmentation
-    curves: dict[str, list[float]] = {k: [] for k in ("train", "val", "test", "seconds")}
-    seconds = 0.0  # training and validation time; the extra train/test evaluations not counted
-    for epoch in range(1, config.epochs + 1):
-        started = time.perf_counter()
-        trainer.train(train_loader, val_loader, epoch)  # continues where the last call stopped
-        seconds += time.perf_counter() - started
-        curves["seconds"].append(seconds)
-        curves["train"].append(trainer.evaluator.evaluate(clean_train)["accuracy"])
-        curves["val"].append(trainer.history["val_accuracy"][-1])
-        curves["test"].append(trainer.evaluator.evaluate(test_loader)["accuracy"])
-        logger.info(
-            "epoch %d | train %.4f | val %.4f | test %.4f | gap %.4f",
-            epoch,
-            curves["train"][-1],
-            curves["val"][-1],
-            curves["test"][-1],
-            curves["train"][-1] - curves["test"][-1],
-        )
-    reached = [e for e, acc in enumerate(curves["train"], start=1) if acc >= target]
-    first = reached[0] if reached else None
+def run_record(name: str, config: Any, trained: Any, target: float) -> dict[str, Any]:
+    """One variant's entry: its switches, epochs and seconds to the target, the curves."""
+    train = [m["accuracy"] for m in trained.each_epoch["train"]]
+    test = [m["accuracy"] for m in trained.each_epoch["test"]]
+    assert (
+        train
+    ), f"{name}: no epoch was completed (max_steps {config.max_steps}): --set max_steps=none"
+    first = next((e for e, acc in enumerate(train, start=1) if acc >= target), None)
     return {
+        "variant": name,
         "activation": config.activation,
         "dropout": config.dropout,
         "augment": config.augment,
-        "epochs_to_target": first,
-        "seconds_to_target": curves["seconds"][first - 1] if first else None,
-        "final_train_accuracy": curves["train"][-1],
-        "final_test_accuracy": curves["test"][-1],
-        "final_gap": curves["train"][-1] - curves["test"][-1],
-        "curves": curves,
+        **trained.record(
+            epochs_to_target=first,
+            seconds_to_target=round(trained.epoch_seconds[first - 1], 1) if first else None,
+            final_train_accuracy=train[-1],
+            final_test_accuracy=test[-1],
+            final_gap=train[-1] - test[-1],
+            train_accuracy=train,
+            val_accuracy=trained.history["val_accuracy"],
+            test_accuracy=test,
+            epoch_seconds=[round(s, 1) for s in trained.epoch_seconds],
+        ),
     }
 
 
-def plot_ablations(results: dict[str, Any], path: Path) -> Path:
+def plot_ablations(result: dict[str, Any], path: Path) -> Path:
     """Left: training accuracy per epoch, ReLU vs tanh, with the target. Right: train vs test."""
-    epochs = range(1, len(results["variants"]["relu"]["curves"]["val"]) + 1)
+    runs = {run["variant"]: run for run in result["runs"]}
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
     for name, color in (("relu_plain", "tab:blue"), ("tanh_plain", "tab:green")):
-        curves, label = results["variants"][name]["curves"], name.split("_")[0]
-        left.plot(epochs, curves["train"], "-", color=color, label=f"{label}: train")
-        left.plot(epochs, curves["val"], ":", color=color, label=f"{label}: val")
-    left.axhline(results["target"], color="grey", lw=0.8, label=f"target {results['target']}")
+        run, label = runs[name], name.split("_")[0]
+        epochs = range(1, len(run["train_accuracy"]) + 1)
+        left.plot(epochs, run["train_accuracy"], "-", color=color, label=f"{label}: train")
+        left.plot(epochs, run["val_accuracy"], ":", color=color, label=f"{label}: val")
+    left.axhline(result["target"], color="grey", lw=0.8, label=f"target {result['target']}")
     left.set(
         xlabel="epoch",
         ylabel="accuracy",
@@ -125,62 +106,30 @@ def plot_ablations(results: dict[str, Any], path: Path) -> Path:
     )
     left.legend()
     for name, color in (("relu", "tab:blue"), ("relu_no_dropout", "tab:red")):
-        curves = results["variants"][name]["curves"]
+        run = runs[name]
+        epochs = range(1, len(run["train_accuracy"]) + 1)
         label = "dropout 0.5" if name == "relu" else "no dropout"
-        right.plot(epochs, curves["train"], "-", color=color, label=f"{label}: train")
-        right.plot(epochs, curves["test"], ":", color=color, label=f"{label}: test")
+        right.plot(epochs, run["train_accuracy"], "-", color=color, label=f"{label}: train")
+        right.plot(epochs, run["test_accuracy"], ":", color=color, label=f"{label}: test")
     right.set(xlabel="epoch", ylabel="accuracy", title="Dropout on against off, with augmentation")
     right.legend(fontsize="small")
     fig.suptitle(
-        f"AlexNet ablations on {results['experiment']}, {results['train_size']} training images"
+        f"AlexNet ablations on {result['experiment']}, {result['train_samples']} training images"
     )
     return plotting.save_figure(fig, path)
 
 
-def run_ablations(args: argparse.Namespace) -> dict[str, Any]:
-    """Train every variant and return the results (also written as JSON and a plot)."""
-    base = load_config(AlexNetConfig, EXPERIMENTS_FILE, args.experiment)
-    base = apply_overrides(base, {"epochs": args.epochs, "seed": args.seed})
-    # A seeded random subset of the training split; val and test whole, in their order.
-    splits = subsample_splits(
-        load_data(base, args.data_dir), args.train_size, None, None, base.seed
-    )
-    results: dict[str, Any] = {
-        "experiment": args.experiment,
-        "train_size": len(splits.y_train),
-        "epochs": base.epochs,
-        "target": args.target,
-        "seed": base.seed,
-        "variants": {},
-    }
-    for name, changes in VARIANTS.items():
-        config = apply_overrides(base, changes)
-        logger.info("variant %s | %s", name, changes or "as in the paper")
-        started = time.perf_counter()
-        results["variants"][name] = run_variant(config, splits, args.target)
-        results["variants"][name]["wall_seconds"] = time.perf_counter() - started
-    results["parameters"] = count_parameters(create_model(base, splits))
-    out_dir = Path(args.out_dir) if args.out_dir else ABLATIONS_DIR
-    out_dir.mkdir(parents=True, exist_ok=True)
-    json_path = out_dir / f"{args.experiment}_ablations.json"
-    json_path.write_text(json.dumps(results, indent=2) + "\n")
-    vis_dir = Path(args.out_dir) if args.out_dir else VISUALIZATIONS_DIR
-    plot_ablations(results, vis_dir / f"{args.experiment}_ablations.png")
-    logger.info("written %s", json_path)
-    return results
-
-
-def summary_lines(results: dict[str, Any]) -> list[str]:
+def summary_lines(result: dict[str, Any]) -> list[str]:
     """The README table: one row per variant."""
     lines = [
         "| Variant | Dropout | Augment | Epochs to train acc >= %.2f | Seconds to it | "
-        "Train acc | Test acc | Gap |" % results["target"],
+        "Train acc | Test acc | Gap |" % result["target"],
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for name, r in results["variants"].items():
+    for r in result["runs"]:
         seconds = f"{r['seconds_to_target']:.0f}" if r["seconds_to_target"] else "not reached"
         lines.append(
-            f"| `{name}` | {r['dropout']} | {'on' if r['augment'] else 'off'} | "
+            f"| `{r['variant']}` | {r['dropout']} | {'on' if r['augment'] else 'off'} | "
             f"{r['epochs_to_target'] or 'not reached'} | {seconds} | "
             f"{r['final_train_accuracy']:.4f} | {r['final_test_accuracy']:.4f} | "
             f"{r['final_gap']:+.4f} |"
@@ -188,30 +137,52 @@ def summary_lines(results: dict[str, Any]) -> list[str]:
     return lines
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description="AlexNet ablations: ReLU vs tanh, dropout on vs off.")
-    p.add_argument("--experiment", default="fashion_mnist", help="experiment to vary")
-    p.add_argument("--train-size", type=int, default=10_000, help="training images used")
-    p.add_argument("--epochs", type=int, default=10, help="epochs per variant")
+def parser() -> argparse.ArgumentParser:
+    p = study_parser(
+        "AlexNet ablations: ReLU vs tanh, dropout on vs off.",
+        "fashion_mnist",
+        set_help="config overrides for every variant (the variants then change their switches)",
+    )
+    p.set_defaults(epochs=str(EPOCHS), name=None)  # name None: <experiment>_ablations
     p.add_argument("--target", type=float, default=0.9, help="training accuracy target")
-    p.add_argument("--seed", type=int, default=42, help="seed of the subset and every variant")
-    p.add_argument("--data-dir", help="data directory (default: $AIFS_DATA_DIR, then the cache)")
-    p.add_argument("--out-dir", help="write JSON and plot here (default: outputs/...)")
-    args = p.parse_args(argv)
+    p.add_argument("--replot", help="redraw the plot of a saved result JSON; train nothing")
+    return p
 
-    def run() -> int:
-        results = run_ablations(args)
-        for line in summary_lines(results):
-            logger.info("%s", line)
-        summary = {
-            name: {k: v for k, v in r.items() if k != "curves"}
-            for name, r in results["variants"].items()
-        }
-        sys.stdout.write(json.dumps(summary) + "\n")
-        return 0
 
-    return run_cli(run)
+def run(args: argparse.Namespace) -> None:
+    if args.replot:
+        saved = Path(args.replot)
+        figure = plot_ablations(read_result(saved), VISUALIZATIONS_DIR / f"{saved.stem}.png")
+        logger.info("redrawn %s", figure)
+        return
+    args.name = args.name or f"{args.experiment}_ablations"
+    base, device, splits = load_study(SPEC, args)
+    result: dict[str, Any] = {
+        "experiment": args.experiment,
+        **study_header(splits, base),
+        "target": args.target,
+        "seed": base.seed,
+        "runs": [],
+    }
+    for name, changes in VARIANTS.items():
+        config = apply_overrides(base, changes)
+        logger.info("variant %s | %s", name, changes or "as in the paper")
+        trained = train_variant(SPEC, config, splits, device, each_epoch=("train", "test"))
+        result["runs"].append(run_record(name, config, trained, args.target))
+        last = result["runs"][-1]
+        logger.info(
+            "%s | train %.4f | test %.4f | gap %+.4f | epochs to %.2f: %s",
+            name,
+            last["final_train_accuracy"],
+            last["final_test_accuracy"],
+            last["final_gap"],
+            args.target,
+            last["epochs_to_target"] or "not reached",
+        )
+    for line in summary_lines(result):
+        logger.info("%s", line)
+    save_study(result, args, ABLATIONS_DIR, VISUALIZATIONS_DIR, plot_ablations)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(script_main(parser(), run))

@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from utils.config import BaseConfig, OptimizerName, SchedulerName
-from utils.exceptions import ConfigError
+from utils.config import BACKPROP, BaseConfig, OptimizerName, SchedulerName
 
 
 @dataclass
 class AlexNetConfig(BaseConfig):
+    learns_by = BACKPROP  # BaseConfig then requires optimizer sgd, adam or adamw
     # Side of the square input the network is built for: 28 for Fashion-MNIST (used as is), 32
     # for CIFAR-10; other sizes are resized (the 8x8 smoke digits). The paper: 224 (Sec. 2).
     image_size: int = 28
@@ -40,22 +40,19 @@ class AlexNetConfig(BaseConfig):
     scheduler: SchedulerName = "cosine"
     audit_every: int = 100  # optimizer steps between gradient audits (about 4 per epoch)
 
-    def validate(self) -> None:
-        super().validate()
-        problems = []
-        if len(self.widths) != 5 or min(self.widths) < 1:
-            problems.append(f"widths must be 5 positive channel counts (got {self.widths})")
-        if not 0.0 <= self.dropout < 1.0:
-            problems.append(f"dropout must be in [0, 1) (got {self.dropout})")
-        if self.image_size < 16:
-            problems.append(
-                f"image_size must be >= 16 for three 3x3/2 poolings (got {self.image_size})"
-            )
-        if self.crop_padding < 0 or self.fc_size < 1:
-            problems.append("crop_padding must be >= 0 and fc_size >= 1")
-        if self.optimizer == "none":
-            problems.append(
-                "AlexNet learns by backpropagation: optimizer must be sgd, adam or adamw"
-            )
-        if problems:
-            raise ConfigError(f"invalid {type(self).__name__}: " + "; ".join(problems))
+    def checks(self) -> list[tuple[bool, str]]:
+        return super().checks() + [
+            (
+                len(self.widths) == 5 and min(self.widths) >= 1,
+                f"widths must be 5 positive channel counts (got {self.widths})",
+            ),
+            (0.0 <= self.dropout < 1.0, f"dropout must be in [0, 1) (got {self.dropout})"),
+            (
+                self.image_size >= 16,
+                f"image_size must be >= 16 for three 3x3/2 poolings (got {self.image_size})",
+            ),
+            (
+                self.crop_padding >= 0 and self.fc_size >= 1,
+                "crop_padding must be >= 0 and fc_size >= 1",
+            ),
+        ]

@@ -20,10 +20,10 @@ What is kept, each idea where the paper puts it:
   scales the kept units by 2 in training instead of halving all outputs at test time (the
   paper's wording); the expected activations are the same.
 - Data augmentation (Sec. 4.1): random translations (zero-pad by ``crop_padding`` pixels, crop
-  back at a random offset) and horizontal reflections of every training batch, done by the
-  first layer in training mode only with data_utils.transforms (the shared engine has no
-  training-only data hook). The random numbers come from torch's global generator, whose state
-  every checkpoint stores, so a resumed run draws the same crops.
+  back at a random offset) and horizontal reflections of every training batch (``augment``,
+  with data_utils.transforms), which the training loader applies (``train_transform``, the
+  ModelSpec hook; validation and test batches are never augmented). Its random numbers come
+  from a generator derived from (seed, epoch, batch), so a resumed run draws the same crops.
 - Training (Sec. 5): SGD with momentum 0.9, weight decay 5e-4, batch 128, lr 0.01 (config.py,
   with a cosine decay instead of the paper's manual steps); inputs have the mean
   of the training images subtracted (and, here, are divided by their standard deviation).
@@ -49,6 +49,7 @@ budget); the paper's ReLU speed-up over tanh is not reproduced at this depth and
 from __future__ import annotations
 
 import math
+from functools import partial
 from typing import Callable
 
 import torch
@@ -57,7 +58,7 @@ from config import AlexNetConfig
 from constants import LRN_ALPHA, LRN_BETA, LRN_K, LRN_SIZE
 from torch import nn
 
-from data_utils import DatasetSplits
+from data_utils import DatasetSplits, TrainTransform
 from data_utils.transforms import (
     channel_stats,
     random_crop,
@@ -95,25 +96,25 @@ def pooled_size(side: int) -> int:
 # -------------------------------------------------------------------------------- components
 
 
-class Augment(nn.Module):
-    """Sec. 4.1: random shifts and horizontal reflections of training batches; identity in eval.
+def augment(
+    x: torch.Tensor, generator: torch.Generator, *, image_size: int, padding: int
+) -> torch.Tensor:
+    """Sec. 4.1: random shifts and horizontal reflections of a training batch.
+
+    Applied by the training loader (train_transform below) before the batch reaches the network:
+    at the network's input size, so that shifts are in its pixels, and before the normalisation,
+    so that the zero padding is black, the background of Fashion-MNIST.
 
     Args:
+        x: A batch as the loaders give it, (B, C, H, W) or flat (B, H * W).
+        generator: Where every random number comes from (the loader's, per batch).
+        image_size: The network's input side; other sizes are resized first.
         padding: Largest shift in pixels (0: reflections only).
-        enabled: Apply the augmentation in training mode (False: never).
     """
-
-    def __init__(self, padding: int, enabled: bool = True) -> None:
-        super().__init__()
-        self.padding, self.enabled = padding, enabled
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not (self.training and self.enabled):
-            return x
-        gen = torch.default_generator  # checkpointed by the engine: resumed runs draw the same
-        if self.padding > 0:
-            x = random_crop(x, self.padding, generator=gen)  # (B, C, H, W), shifted
-        return random_horizontal_flip(x, generator=gen)  # (B, C, H, W), half mirrored
+    x = as_images(x, image_size)  # (B, C, S, S) float
+    if padding > 0:
+        x = random_crop(x, padding, generator=generator)  # (B, C, S, S), shifted
+    return random_horizontal_flip(x, generator=generator)  # (B, C, S, S), half mirrored
 
 
 class LocalResponseNorm(nn.Module):
@@ -159,7 +160,7 @@ class AlexNet(nn.Module):
     """conv1-LRN-pool, conv2-LRN-pool, conv3, conv4, conv5-pool, fc6, fc7, fc8.
 
     Args:
-        config: Widths, activation, dropout, augmentation and input size (config.py).
+        config: Widths, activation, dropout and input size (config.py).
         in_channels: 1 for Fashion-MNIST, 3 for CIFAR-10.
         num_classes: Units of fc8.
         pixel_mean, pixel_std: Per-channel statistics of the training images, shape (C,),
@@ -182,7 +183,6 @@ class AlexNet(nn.Module):
         )
         self.register_buffer("pixel_mean", pixel_mean.reshape(1, in_channels, 1, 1).float())
         self.register_buffer("pixel_std", pixel_std.reshape(1, in_channels, 1, 1).float())
-        self.augment = Augment(config.crop_padding, enabled=config.augment)
         self.conv1 = nn.Conv2d(in_channels, w1, kernel_size=5, padding=2)
         self.norm1 = LocalResponseNorm()
         self.conv2 = nn.Conv2d(w1, w2, kernel_size=5, padding=2)
@@ -215,7 +215,7 @@ class AlexNet(nn.Module):
 
     def features(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """Every stage's output for a batch (for plots and tests); the logits under "fc8"."""
-        x = self.augment(as_images(x, self.image_size))  # (B, C, S, S), S = image_size
+        x = as_images(x, self.image_size)  # (B, C, S, S), S = image_size
         out = {"input": (x - self.pixel_mean) / self.pixel_std}  # (B, C, S, S), normalised
         out["conv1"] = self.norm1(self.act(self.conv1(out["input"])))  # (B, w1, S, S)
         out["pool1"] = self.pool(out["conv1"])  # (B, w1, S, S) -> (B, w1, S1, S1), 28 -> 14
@@ -249,6 +249,14 @@ def create_model(config: AlexNetConfig, splits: DatasetSplits) -> AlexNet:
     images = as_images(sample, config.image_size)  # (N, C, S, S)
     mean, std = channel_stats(images)  # (C,) each
     return AlexNet(config, images.shape[1], splits.num_classes, mean, std.clamp_min(1e-6))
+
+
+def train_transform(config: AlexNetConfig, splits: DatasetSplits) -> TrainTransform | None:
+    """Sec. 4.1's augmentation, for the training loader only (the ModelSpec hook); None when
+    ``augment`` is off."""
+    if not config.augment:
+        return None
+    return partial(augment, image_size=config.image_size, padding=config.crop_padding)
 
 
 def create_criterion(config: AlexNetConfig) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:

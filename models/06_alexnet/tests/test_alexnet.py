@@ -8,8 +8,9 @@ import torch
 import torch.nn.functional as F
 
 from data_utils import create_data_loaders, load_dataset
+from engine.checkpoint import CheckpointManager, load_checkpoint
 from engine.trainer import Trainer
-from engine.workflow import build_optimizer
+from engine.workflow import build_optimizer, load_data
 from utils import count_flops, count_parameters
 from utils.config import load_config
 from utils.exceptions import ConfigError
@@ -114,30 +115,98 @@ def test_relu_and_tanh_switch_the_non_linearity():
     assert tanh.min() < 0 and tanh.abs().max() < 1
 
 
-def test_dropout_and_augmentation_act_only_in_training():
+def test_dropout_acts_only_in_training_and_the_network_itself_never_augments():
     x = torch.rand(8, 1, 28, 28)
     model = make_model(make_config("fashion_mnist"))
     model.eval()
     torch.testing.assert_close(model(x), model(x))
     model.train()
-    assert not torch.allclose(model(x), model(x)), "dropout and augmentation are random"
-    plain = make_model(make_config("fashion_mnist", dropout=0.0, augment=False))
+    assert not torch.allclose(model(x), model(x)), "dropout is random"
+    plain = make_model(make_config("fashion_mnist", dropout=0.0))  # augment on: the loader's
     torch.testing.assert_close(plain.train()(x), plain.eval()(x))
 
 
 def test_augmentation_shifts_and_mirrors_each_image():
-    x = torch.rand(6, 1, 10, 10)
-    augment = model_lib.Augment(padding=2).train()
-    torch.manual_seed(0)
-    out = augment(x)
-    torch.manual_seed(0)
-    torch.testing.assert_close(augment(x), out)  # the global seed fixes the draw
-    padded = F.pad(x, (2, 2, 2, 2))  # (6, 1, 14, 14)
+    x = torch.rand(6, 1, 16, 16)
+    augment = model_lib.train_transform(make_config(image_size=16, crop_padding=2), None)
+    out = augment(x, torch.Generator().manual_seed(0))
+    torch.testing.assert_close(augment(x, torch.Generator().manual_seed(0)), out)  # the seed
+    assert not torch.equal(augment(x, torch.Generator().manual_seed(1)), out)  # fixes the draw
+    padded = F.pad(x, (2, 2, 2, 2))  # (6, 1, 20, 20)
     for i in range(len(x)):
-        windows = [padded[i, :, dy : dy + 10, dx : dx + 10] for dy in range(5) for dx in range(5)]
+        windows = [padded[i, :, dy : dy + 16, dx : dx + 16] for dy in range(5) for dx in range(5)]
         candidates = windows + [w.flip(-1) for w in windows]
         assert any(torch.equal(out[i], c) for c in candidates), "not a shift or mirror of x"
-    assert torch.equal(augment.eval()(x), x)
+    assert model_lib.train_transform(make_config(augment=False), None) is None
+
+
+def test_the_training_loader_augments_and_evaluation_never_does(digits):
+    config, splits = digits
+    augmented = mods.train.SPEC.with_train_transform(config, splits)
+    assert model_lib.train_transform(config, splits) is not None  # smoke: augment on
+    loaders = augmented.loaders(64, seed=config.seed)
+    plain = splits.loaders(64, seed=config.seed)
+    for loader in (*loaders, *plain):
+        loader.set_epoch(1)
+    (x_aug, y_aug), (x, y) = next(iter(loaders[0])), next(iter(plain[0]))
+    assert torch.equal(y_aug, y) and x_aug.shape == (64, 1, 28, 28)  # at the network's size
+    assert not torch.equal(x_aug, model_lib.as_images(x, config.image_size))
+    again = next(iter(loaders[0]))[0]
+    assert torch.equal(again, x_aug), "a batch's crops depend on (seed, epoch, batch) only"
+    for ours, theirs in zip(loaders[1:], plain[1:]):  # validation and test: untouched
+        assert all(torch.equal(a[0], b[0]) for a, b in zip(ours, theirs))
+    off = mods.train.SPEC.with_train_transform(make_config(augment=False), splits)
+    assert off.train_transform is None
+    # train.py's data: the spec found the hook in model.py, load_data hands it to the loaders
+    assert mods.train.SPEC.train_transform is model_lib.train_transform
+    assert load_data(config, None, mods.train.SPEC).train_transform is not None
+    assert load_data(config, None).train_transform is None  # evaluate.py's: never augmented
+
+
+def test_a_resumed_run_draws_the_same_crops(digits, tmp_path):
+    """Augmentation, dropout and shuffling: 2 epochs straight == 50 steps, a checkpoint, a
+    fresh Trainer that skips the trained batches, then on to the end, bit for bit."""
+    config, splits = digits
+    splits = mods.train.SPEC.with_train_transform(config, splits)
+
+    def trainer(**changes):
+        cfg = make_config(**changes)
+        set_random_seed(cfg.seed)
+        model = model_lib.create_model(cfg, splits)
+        return Trainer(
+            model, build_optimizer(cfg, model), F.cross_entropy, torch.device("cpu"), cfg
+        )
+
+    def loaders():
+        return splits.loaders(config.batch_size, seed=config.seed)[:2]
+
+    straight = trainer()
+    straight.train(*loaders())
+    first = trainer(max_steps=50)
+    first.train(*loaders())
+    assert (first.epoch, first.step_in_epoch) == (1, 50 - len(loaders()[0]))  # mid-epoch 2
+    path = CheckpointManager(tmp_path, "run").save(first.state_dict(), kind="interrupt")
+    resumed = trainer()
+    torch.rand(5)  # a fresh process: the global generator anywhere until the checkpoint's
+    resumed.load_state_dict(load_checkpoint(path))
+    resumed.train(*loaders())
+    for name, weight in straight.model.state_dict().items():
+        assert torch.equal(resumed.model.state_dict()[name], weight), name
+    assert resumed.history["train_loss"] == straight.history["train_loss"]
+
+
+def test_a_checkpoint_of_the_network_with_its_augment_module_still_loads(digits):
+    """The Augment module held no weights: the state dict is what it was before the loaders
+    took the augmentation over, so old checkpoints load as they are."""
+    config, splits = digits
+    state = model_lib.create_model(config, splits).state_dict()
+    assert not any("augment" in name for name in state)
+    names = ["pixel_mean", "pixel_std"] + [
+        f"{layer}.{p}"
+        for layer in ("conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "fc8")
+        for p in ("weight", "bias")
+    ]
+    assert list(state) == names
 
 
 def test_pixel_statistics_come_from_the_training_images(digits):
@@ -210,14 +279,24 @@ def test_train_then_evaluate_on_the_same_test_split(trained):
     assert 0.0 <= metrics["accuracy"] <= 1.0 and metrics["loss"] > 0
 
 
-def test_ablations_write_json_and_plot(trained, tmp_path):
-    args = ("--experiment", "smoke", "--train-size", "200", "--epochs", "2", "--target", "0.15")
-    result = run_script(trained, "ablations.py", *args, "--out-dir", str(tmp_path), env=ONE_THREAD)
+def test_ablations_write_json_and_plot(trained):
+    args = ("--train-samples", "200", "--val-samples", "50", "--test-samples", "100")
+    args += ("--experiment", "smoke", "--epochs", "2", "--target", "0.15", "--json")
+    result = run_script(trained, "ablations.py", *args, env=ONE_THREAD)
     assert result.returncode == 0, result.stderr
-    summary = json.loads(result.stdout.strip().splitlines()[-1])
-    assert set(summary) == {"relu_plain", "tanh_plain", "relu", "relu_no_dropout"}
-    assert summary["tanh_plain"]["activation"] == "tanh" and not summary["tanh_plain"]["augment"]
-    assert summary["relu"]["dropout"] == 0.5 and summary["relu_no_dropout"]["dropout"] == 0
-    saved = json.loads((tmp_path / "smoke_ablations.json").read_text())
-    assert saved["train_size"] == 200 and len(saved["variants"]["relu"]["curves"]["test"]) == 2
-    assert (tmp_path / "smoke_ablations.png").stat().st_size > 0
+    printed = json.loads(result.stdout.strip().splitlines()[-1])
+    runs = {run["variant"]: run for run in printed["runs"]}
+    assert list(runs) == ["relu_plain", "tanh_plain", "relu", "relu_no_dropout"]
+    assert runs["tanh_plain"]["activation"] == "tanh" and not runs["tanh_plain"]["augment"]
+    assert runs["relu"]["dropout"] == 0.5 and runs["relu"]["augment"]
+    assert runs["relu_no_dropout"]["dropout"] == 0
+    assert (printed["train_samples"], printed["test_samples"], printed["epochs"]) == (200, 100, 2)
+    for run in runs.values():
+        assert len(run["train_accuracy"]) == len(run["test_accuracy"]) == 2
+        assert run["final_gap"] == run["train_accuracy"][-1] - run["test_accuracy"][-1]
+        reached = [e for e, a in enumerate(run["train_accuracy"], 1) if a >= 0.15]
+        assert run["epochs_to_target"] == (reached[0] if reached else None)
+    outputs = trained / "outputs"
+    saved = json.loads((outputs / "ablations" / "smoke_ablations.json").read_text())
+    assert saved == printed
+    assert (outputs / "visualizations" / "smoke_ablations.png").stat().st_size > 0

@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from utils.config import BaseConfig, OptimizerName, SchedulerName
-from utils.exceptions import ConfigError
+from utils.config import BACKPROP, BaseConfig, OptimizerName, SchedulerName
 
 # Table 1 of the paper: the 3x3 convolutions of each of the five stages, by configuration; every
 # stage ends in a 2x2 max-pool. Depth is data: A has 8 convolutions, B 10, D 13, E 16, each
@@ -23,6 +22,7 @@ CONFIGURATIONS: dict[str, tuple[tuple[int, ...], ...]] = {
 
 @dataclass
 class VGGConfig(BaseConfig):
+    learns_by = BACKPROP  # BaseConfig then requires optimizer sgd, adam or adamw
     # Which column of Table 1: "A" (VGG-11), "B" (VGG-13), "D" (VGG-16), "E" (VGG-19).
     configuration: Literal["A", "B", "D", "E"] = "A"
     # The paper's widths (64 ... 512) are for 224x224 ImageNet; a quarter (16 ... 128) keeps the
@@ -52,16 +52,15 @@ class VGGConfig(BaseConfig):
     epochs: int = 5
     scheduler: SchedulerName = "cosine"
 
-    def validate(self) -> None:
-        super().validate()
-        problems = []
-        if self.width_multiplier <= 0:
-            problems.append(f"width_multiplier must be > 0 (got {self.width_multiplier})")
-        if any(size < 1 for size in self.fc_sizes):
-            problems.append(f"fc_sizes must all be >= 1 (got {self.fc_sizes})")
-        if not 0 <= self.dropout < 1:
-            problems.append(f"dropout must be in [0, 1) (got {self.dropout})")
-        if self.optimizer == "none":
-            problems.append("VGG is trained by backprop: optimizer must be sgd, adam or adamw")
-        if problems:
-            raise ConfigError(f"invalid {type(self).__name__}: " + "; ".join(problems))
+    def checks(self) -> list[tuple[bool, str]]:
+        return super().checks() + [
+            (
+                self.width_multiplier > 0,
+                f"width_multiplier must be > 0 (got {self.width_multiplier})",
+            ),
+            (
+                all(size >= 1 for size in self.fc_sizes),
+                f"fc_sizes must all be >= 1 (got {self.fc_sizes})",
+            ),
+            (0 <= self.dropout < 1, f"dropout must be in [0, 1) (got {self.dropout})"),
+        ]

@@ -31,7 +31,7 @@ from train import SPEC
 
 import plotting
 from engine.study import load_study, save_study, study_header, study_parser, train_variant
-from engine.workflow import run_cli
+from engine.workflow import script_main
 from utils.config import apply_overrides
 
 logger = logging.getLogger(__name__)
@@ -79,16 +79,16 @@ def plot_study(result: dict[str, Any], path: Path) -> Path:
     return plotting.save_figure(fig, path)
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
+def parser() -> argparse.ArgumentParser:
     p = study_parser("VGG depth study: A, B, D with and without BN.", "depth_study")
     p.add_argument("--configurations", nargs="+", default=["A", "B", "D"], help="Table 1 columns")
     p.add_argument(
         "--batch-norm", nargs="+", choices=["on", "off"], default=["on", "off"], help="BN variants"
     )
-    return p.parse_args(argv)
+    return p
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> None:
     base, device, splits = load_study(SPEC, args)
     result: dict[str, Any] = {
         **study_header(splits, base),
@@ -128,13 +128,7 @@ def run(args: argparse.Namespace) -> int:
             )
             result["runs"].append(run_result)
     save_study(result, args, LOGS_DIR, VISUALIZATIONS_DIR, plot_study)
-    return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    return run_cli(lambda: run(args))
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(script_main(parser(), run))

@@ -6,17 +6,8 @@ import pytest
 import torch
 
 from data_utils.transforms import to_float
-from utils.config import load_config
-from utils.registry import model_modules
-from utils.testing import (
-    assert_config_error,
-    copy_model,
-    fixed_batch_losses,
-    needs_data,
-    patch_image_splits,
-    run_study_smoke,
-    train_and_evaluate_smoke,
-)
+from utils import testing
+from utils.registry import model_config, model_modules
 
 MODEL_DIR = Path(__file__).resolve().parents[1]
 mods = model_modules("vgg")
@@ -115,8 +106,8 @@ def test_the_papers_init_shrinks_the_signal_by_orders_of_magnitude_more_in_deepe
 
 
 def test_create_model_subtracts_the_training_mean_rgb():
-    config = load_config(mods.config.VGGConfig, mods.constants.EXPERIMENTS_FILE, "smoke")
-    splits = patch_image_splits(channels=3, side=32)
+    config = model_config("vgg")
+    splits = testing.patch_image_splits(channels=3, side=32)
     net = mods.model.create_model(config, splits)
     expected = to_float(splits.x_train).mean(dim=(0, 2, 3)).view(3, 1, 1)
     torch.testing.assert_close(net.mean_rgb, expected)
@@ -125,13 +116,10 @@ def test_create_model_subtracts_the_training_mean_rgb():
 @pytest.mark.parametrize("batch_norm, lr", [(True, 0.02), (False, 0.005)])
 def test_loss_falls_on_a_fixed_batch(batch_norm, lr):
     """Both train; the plain net needs a smaller step (at 0.01 or more it diverges here)."""
-    config = load_config(
-        mods.config.VGGConfig,
-        mods.constants.EXPERIMENTS_FILE,
-        "smoke",
-        {"batch_norm": batch_norm, "width_multiplier": 0.25, "dropout": 0.0},
+    config = model_config("vgg", batch_norm=batch_norm, width_multiplier=0.25, dropout=0.0)
+    losses = testing.fixed_batch_losses(
+        mods.train.SPEC, config, testing.patch_image_splits(), lr=lr, steps=40
     )
-    losses = fixed_batch_losses(mods.train.SPEC, config, patch_image_splits(), lr=lr, steps=40)
     assert all(torch.isfinite(torch.tensor(losses)))
     assert losses[-1] < 0.5 * losses[0]
 
@@ -146,7 +134,7 @@ def test_loss_falls_on_a_fixed_batch(batch_norm, lr):
     ],
 )
 def test_bad_config_values_are_config_errors(changes, words):
-    assert_config_error(mods.train.SPEC, "smoke", changes, words)
+    testing.assert_config_error(mods.train.SPEC, "smoke", changes, words)
 
 
 def test_wrong_image_size_is_refused_with_a_message():
@@ -157,15 +145,17 @@ def test_wrong_image_size_is_refused_with_a_message():
 # ------------------------------------------------------------------- as a user runs it
 
 
-@needs_data
+@testing.needs_data
 def test_train_evaluate_and_depth_study_from_the_command_line(tmp_path):
-    folder = copy_model(MODEL_DIR, tmp_path)
-    metrics = train_and_evaluate_smoke(folder)
+    folder = testing.copy_model(MODEL_DIR, tmp_path)
+    metrics = testing.train_and_evaluate_smoke(folder)
     assert metrics["model"] == "vgg" and metrics["num_samples"] == 10_000
     names = {p.name for p in (folder / "outputs" / "visualizations").glob("*.png")}
     assert {"smoke_train_filters.png", "smoke_train_features_stage1.png"} <= names
 
-    study = run_study_smoke(folder, "depth_study.py", "--configurations", "A", "D", "--epochs", "2")
+    study = testing.run_study_smoke(
+        folder, "depth_study.py", "--configurations", "A", "D", "--epochs", "2"
+    )
     runs = [(r["configuration"], r["batch_norm"], r["weight_layers"]) for r in study["runs"]]
     assert runs == [("A", True, 10), ("D", True, 15), ("A", False, 10), ("D", False, 15)]
     assert all(len(r["train_loss"]) == 2 for r in study["runs"])

@@ -28,7 +28,7 @@ from train import SPEC
 
 import plotting
 from engine.study import load_study, save_study, study_header, study_parser, train_variant
-from engine.workflow import ModelSpec, run_cli
+from engine.workflow import ModelSpec, script_main
 from utils.config import apply_overrides, load_config
 from utils.registry import model_spec
 
@@ -87,7 +87,7 @@ def plot_comparison(result: dict[str, Any], path: Path) -> Path:
     return plotting.save_figure(fig, path)
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
+def parser() -> argparse.ArgumentParser:
     p = study_parser(
         "GoogLeNet against VGG on the same budget.", "compare", set_help="GoogLeNet overrides"
     )
@@ -97,10 +97,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=["A", "B", "D"],
         help="VGG columns (none: GoogLeNet only)",
     )
-    return p.parse_args(argv)
+    return p
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> None:
     config, device, splits = load_study(SPEC, args)
     vgg = model_spec("vgg")
     budget = {field: getattr(config, field) for field in BUDGET_FIELDS}
@@ -139,13 +139,7 @@ def run(args: argparse.Namespace) -> int:
     result["table"] = markdown_table(result["runs"])
     logger.info("comparison:\n%s", result["table"])
     save_study(result, args, LOGS_DIR, VISUALIZATIONS_DIR, plot_comparison)
-    return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    return run_cli(lambda: run(args))
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(script_main(parser(), run))

@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from utils.config import BaseConfig, OptimizerName, SchedulerName
-from utils.exceptions import ConfigError
+from utils.config import BACKPROP, BaseConfig, OptimizerName, SchedulerName
 
 # Table 1 of the paper: the nine Inception modules in order, each as
 # (#1x1, #3x3 reduce, #3x3, #5x5 reduce, #5x5, pool proj). A max-pool (3x3, stride 2) follows
@@ -29,6 +28,7 @@ AUX_AFTER = ("4a", "4d")  # the paper's auxiliary classifiers (Sec. 5)
 
 @dataclass
 class GoogLeNetConfig(BaseConfig):
+    learns_by = BACKPROP  # BaseConfig then requires optimizer sgd, adam or adamw
     # The paper's widths are for 224x224 ImageNet; a quarter keeps all nine modules and fits
     # 28/32-pixel images on a CPU (3a: 16 + 32 + 8 + 8 = 64 channels out).
     width_multiplier: float = 0.25
@@ -55,18 +55,12 @@ class GoogLeNetConfig(BaseConfig):
     epochs: int = 5
     scheduler: SchedulerName = "cosine"
 
-    def validate(self) -> None:
-        super().validate()
-        problems = []
-        if self.width_multiplier <= 0:
-            problems.append(f"width_multiplier must be > 0 (got {self.width_multiplier})")
-        if self.aux_weight < 0:
-            problems.append(f"aux_weight must be >= 0 (got {self.aux_weight})")
-        if not 0 <= self.dropout < 1:
-            problems.append(f"dropout must be in [0, 1) (got {self.dropout})")
-        if self.optimizer == "none":
-            problems.append(
-                "GoogLeNet is trained by backprop: optimizer must be sgd, adam or adamw"
-            )
-        if problems:
-            raise ConfigError(f"invalid {type(self).__name__}: " + "; ".join(problems))
+    def checks(self) -> list[tuple[bool, str]]:
+        return super().checks() + [
+            (
+                self.width_multiplier > 0,
+                f"width_multiplier must be > 0 (got {self.width_multiplier})",
+            ),
+            (self.aux_weight >= 0, f"aux_weight must be >= 0 (got {self.aux_weight})"),
+            (0 <= self.dropout < 1, f"dropout must be in [0, 1) (got {self.dropout})"),
+        ]

@@ -166,34 +166,26 @@ class GoogLeNet(nn.Module):
     """The nine Inception modules of Table 1 on a small-image stem, with optional aux heads.
 
     Args:
+        config: Width multiplier (of Table 1's widths), BN, the third branch ("5x5" or
+            "double_3x3"), the auxiliary heads and their loss weight, dropout (config.py).
         in_channels: Image channels.
         num_classes: Classes of the final linear layer.
         mean_rgb: Per-channel training mean (C,), subtracted from every input.
-        width_multiplier: Scale of Table 1's widths.
-        batch_norm: BN after every convolution.
-        five_by_five: The third branch, "5x5" or "double_3x3".
-        aux_classifiers: Build the auxiliary heads after 4a and 4d.
-        aux_weight: Weight of each auxiliary head's loss in training (the paper: 0.3).
-        dropout: Before the final linear layer (the paper: 0.4).
     """
 
     def __init__(
         self,
+        config: GoogLeNetConfig,
         in_channels: int,
         num_classes: int,
         mean_rgb: torch.Tensor,
-        width_multiplier: float = 0.25,
-        batch_norm: bool = True,
-        five_by_five: str = "5x5",
-        aux_classifiers: bool = False,
-        aux_weight: float = 0.3,
-        dropout: float = 0.4,
     ) -> None:
         super().__init__()
         assert mean_rgb.shape == (in_channels,), "mean_rgb must hold one value per channel"
         self.register_buffer("mean_rgb", mean_rgb.view(-1, 1, 1).clone())  # (C,) -> (C, 1, 1)
         self.in_channels = in_channels
-        self.aux_weight = aux_weight
+        self.aux_weight = config.aux_weight
+        width_multiplier, batch_norm = config.width_multiplier, config.batch_norm
         c1, c2, c3 = scale(STEM_WIDTHS, width_multiplier)
         # the paper's stem order (conv, max-pool, 1x1 conv, 3x3 conv) with one pool instead of 3
         self.stem = nn.Sequential(
@@ -206,15 +198,17 @@ class GoogLeNet(nn.Module):
         self.aux = nn.ModuleDict()
         channels = c3
         for name, widths in INCEPTION_MODULES.items():
-            module = Inception(channels, scale(widths, width_multiplier), batch_norm, five_by_five)
+            module = Inception(
+                channels, scale(widths, width_multiplier), batch_norm, config.five_by_five
+            )
             self.inception[name] = module
             channels = module.out_channels
-            if aux_classifiers and name in AUX_AFTER:
+            if config.aux_classifiers and name in AUX_AFTER:
                 self.aux[name] = AuxiliaryClassifier(
                     channels, num_classes, width_multiplier, batch_norm
                 )
         self.pool = nn.MaxPool2d(3, stride=2, padding=1)  # 16 -> 8 -> 4 (28: 14 -> 7 -> 4)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = nn.Dropout(config.dropout)
         self.fc = nn.Linear(channels, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -277,17 +271,7 @@ def create_model(config: GoogLeNetConfig, splits: DatasetSplits) -> GoogLeNet:
     shape = splits.input_shape
     assert len(shape) == 3, f"GoogLeNet needs images (C, H, W), got {shape}"
     mean_rgb, _ = channel_stats(splits.x_train)  # on the [0, 1] scale, as to_float delivers
-    return GoogLeNet(
-        in_channels=shape[0],
-        num_classes=splits.num_classes,
-        mean_rgb=mean_rgb,
-        width_multiplier=config.width_multiplier,
-        batch_norm=config.batch_norm,
-        five_by_five=config.five_by_five,
-        aux_classifiers=config.aux_classifiers,
-        aux_weight=config.aux_weight,
-        dropout=config.dropout,
-    )
+    return GoogLeNet(config, shape[0], splits.num_classes, mean_rgb)
 
 
 def create_criterion(config: GoogLeNetConfig) -> Callable:

@@ -10,27 +10,21 @@ import torch.nn.functional as F
 
 from engine.evaluator import Evaluator
 from engine.modelio import evaluating
-from utils.config import load_config
+from utils import testing
 from utils.model_stats import count_flops, count_parameters
-from utils.registry import model_modules
-from utils.testing import (
-    assert_config_error,
-    copy_model,
-    needs_data,
-    patch_image_splits,
-    run_study_smoke,
-    train_and_evaluate_smoke,
-)
+from utils.registry import model_config, model_modules
 
 MODEL_DIR = Path(__file__).resolve().parents[1]
 mods = model_modules("googlenet")
 GoogLeNet, Inception = mods.model.GoogLeNet, mods.model.Inception
+GoogLeNetConfig = mods.config.GoogLeNetConfig
 TABLE_1 = mods.config.INCEPTION_MODULES
 
 
 def make_net(channels: int = 3, width: float = 0.125, **options) -> GoogLeNet:
     torch.manual_seed(0)
-    return GoogLeNet(channels, 10, torch.zeros(channels), width_multiplier=width, **options)
+    config = GoogLeNetConfig(width_multiplier=width, **options)
+    return GoogLeNet(config, channels, 10, torch.zeros(channels))
 
 
 # ------------------------------------------------------------------------- the Inception module
@@ -63,7 +57,9 @@ def test_full_width_imagenet_net_has_the_papers_parameter_count():
     """Table 1 sums to about 6.8M parameters (1000 classes, no BN); our stem's first conv is 3x3
     instead of 7x7, and biases are counted: within 5%."""
     torch.manual_seed(0)
-    net = GoogLeNet(3, 1000, torch.zeros(3), width_multiplier=1.0, batch_norm=False)
+    net = GoogLeNet(
+        GoogLeNetConfig(width_multiplier=1.0, batch_norm=False), 3, 1000, torch.zeros(3)
+    )
     assert abs(count_parameters(net) - 6.8e6) < 0.05 * 6.8e6
 
 
@@ -214,24 +210,9 @@ def test_aux_heads_do_not_change_inference_or_its_flops():
 @pytest.mark.parametrize("aux", [True, False])
 def test_loss_falls_on_a_fixed_batch(aux):
     """SGD through ``step`` (with the heads' share when they are on) on one fixed batch."""
-    config = load_config(
-        mods.config.GoogLeNetConfig,
-        mods.constants.EXPERIMENTS_FILE,
-        "smoke",
-        {"aux_classifiers": aux, "dropout": 0.0},
-    )
-    splits = patch_image_splits(n=20)
-    torch.manual_seed(0)
-    net = mods.train.SPEC.create_model(config, splits).train()
-    batch = (splits.transform(splits.x_train), splits.y_train)
-    optimizer = torch.optim.SGD(net.parameters(), lr=0.02, momentum=0.9)
-    losses = []
-    for _ in range(25):
-        optimizer.zero_grad()
-        loss = net.step(batch).loss
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
+    config = model_config("googlenet", aux_classifiers=aux, dropout=0.0)
+    splits = testing.patch_image_splits(n=20)
+    losses = testing.fixed_batch_losses(mods.train.SPEC, config, splits, lr=0.02, steps=25)
     assert all(torch.isfinite(torch.tensor(losses)))
     assert losses[-1] < 0.5 * losses[0]
 
@@ -246,7 +227,7 @@ def test_loss_falls_on_a_fixed_batch(aux):
     ],
 )
 def test_bad_config_values_are_config_errors(changes, words):
-    assert_config_error(mods.train.SPEC, "smoke", changes, words)
+    testing.assert_config_error(mods.train.SPEC, "smoke", changes, words)
 
 
 def test_wrong_channels_are_refused_with_a_message():
@@ -257,16 +238,18 @@ def test_wrong_channels_are_refused_with_a_message():
 # ------------------------------------------------------------------- as a user runs it
 
 
-@needs_data
+@testing.needs_data
 def test_train_evaluate_and_compare_from_the_command_line(tmp_path):
-    folder = copy_model(MODEL_DIR, tmp_path)
+    folder = testing.copy_model(MODEL_DIR, tmp_path)
     # compare.py finds VGG by name, in the registry (utils.registry)
-    metrics = train_and_evaluate_smoke(folder)
+    metrics = testing.train_and_evaluate_smoke(folder)
     assert metrics["model"] == "googlenet" and metrics["num_samples"] == 10_000
     names = {p.name for p in (folder / "outputs" / "visualizations").glob("*.png")}
     assert {"smoke_train_filters.png", "smoke_train_features_inception5b.png"} <= names
 
-    comparison = run_study_smoke(folder, "compare.py", "--vgg-configurations", "A", "--epochs", "1")
+    comparison = testing.run_study_smoke(
+        folder, "compare.py", "--vgg-configurations", "A", "--epochs", "1"
+    )
     assert [r["network"] for r in comparison["runs"]] == ["GoogLeNet", "VGG-A"]
     assert all(r["parameters"] > 0 and r["flops"] > 0 for r in comparison["runs"])
     assert "| GoogLeNet |" in comparison["table"]

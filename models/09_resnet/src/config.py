@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from utils.config import BaseConfig, OptimizerName, SchedulerName
-from utils.exceptions import ConfigError
+from utils.config import BACKPROP, BaseConfig, OptimizerName, SchedulerName
 
 
 @dataclass
 class ResNetConfig(BaseConfig):
+    learns_by = BACKPROP  # BaseConfig then requires optimizer sgd, adam or adamw
     # Weighted layers 6n + 2 (Sec. 4.2): the stem, 3 stages of n blocks of two 3x3 convolutions,
     # the classifier. The paper trains 20, 32, 44, 56 and 110; 8 (n = 1) is our CPU-sized net.
     depth: int = 20
@@ -39,24 +39,16 @@ class ResNetConfig(BaseConfig):
     epochs: int = 5
     scheduler: SchedulerName = "cosine"
 
-    def validate(self) -> None:
-        super().validate()
-        problems = []
-        if self.depth < 8 or (self.depth - 2) % 6 != 0:
-            problems.append(
-                f"depth must be 6n + 2 with n >= 1: 8, 14, 20, 32, 56 (got {self.depth})"
-            )
-        if any(w < 1 for w in self.widths):
-            problems.append(f"widths must all be >= 1 (got {self.widths})")
-        if self.shortcut == "A" and list(self.widths) != sorted(self.widths):
-            problems.append(
-                f"shortcut A zero-pads channels: widths must not shrink ({self.widths})"
-            )
-        if self.crop_padding < 0:
-            problems.append(f"crop_padding must be >= 0 (got {self.crop_padding})")
-        if self.optimizer == "none":
-            problems.append(
-                "the ResNet is trained by backprop: optimizer must be sgd, adam or adamw"
-            )
-        if problems:
-            raise ConfigError(f"invalid {type(self).__name__}: " + "; ".join(problems))
+    def checks(self) -> list[tuple[bool, str]]:
+        return super().checks() + [
+            (
+                self.depth >= 8 and (self.depth - 2) % 6 == 0,
+                f"depth must be 6n + 2 with n >= 1: 8, 14, 20, 32, 56 (got {self.depth})",
+            ),
+            (all(w >= 1 for w in self.widths), f"widths must all be >= 1 (got {self.widths})"),
+            (
+                self.shortcut != "A" or list(self.widths) == sorted(self.widths),
+                f"shortcut A zero-pads channels: widths must not shrink ({self.widths})",
+            ),
+            (self.crop_padding >= 0, f"crop_padding must be >= 0 (got {self.crop_padding})"),
+        ]

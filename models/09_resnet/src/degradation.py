@@ -39,7 +39,7 @@ from engine.study import (
     study_parser,
     train_variant,
 )
-from engine.workflow import run_cli
+from engine.workflow import script_main
 from utils.config import apply_overrides
 
 logger = logging.getLogger(__name__)
@@ -74,22 +74,22 @@ def plot_degradation(result: dict[str, Any], path: Path) -> Path:
     return plotting.save_figure(fig, path)
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
+def parser() -> argparse.ArgumentParser:
     p = study_parser("Plain against residual networks of several depths.", "degradation")
     p.add_argument("--depths", nargs="+", type=int, default=[8, 32], help="6n + 2 each")
     p.add_argument(
         "--variants", nargs="+", choices=["plain", "residual"], default=["plain", "residual"]
     )
     p.add_argument("--replot", help="redraw the plot of a saved result JSON; train nothing")
-    return p.parse_args(argv)
+    return p
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> None:
     if args.replot:
         saved = Path(args.replot)
         figure = plot_degradation(read_result(saved), VISUALIZATIONS_DIR / f"{saved.stem}.png")
         logger.info("redrawn %s", figure)
-        return 0
+        return
     base, device, splits = load_study(SPEC, args)
     result: dict[str, Any] = {
         **study_header(splits, base),
@@ -125,13 +125,7 @@ def run(args: argparse.Namespace) -> int:
             )
             result["runs"].append(run_result)
     save_study(result, args, LOGS_DIR, VISUALIZATIONS_DIR, plot_degradation)
-    return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    return run_cli(lambda: run(args))
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(script_main(parser(), run))

@@ -20,7 +20,8 @@ What is implemented, in the paper's order:
 - Input preprocessing of Sec. 4.2: the per-pixel mean of the training images is subtracted
   (stored as a buffer, so a checkpoint carries it); and in training, optionally, the paper's
   augmentation: pad by 4 pixels, take a random 32x32 crop, flip left-right with probability 1/2
-  (``config.augment``). Nothing is augmented in evaluation (single view, as the paper tests).
+  (``config.augment``; ``augment`` below, which the training loader applies through the
+  ``train_transform`` hook). Nothing is augmented in evaluation (single view, as the paper tests).
 
 Deliberately left out or changed:
 - The ImageNet networks (Sec. 4.1: 7x7 stem, bottleneck blocks, 18 to 152 layers): the CIFAR
@@ -38,6 +39,7 @@ not; the parameter counts of a plain net and a residual net with option A are eq
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Callable
 
 import torch
@@ -45,7 +47,7 @@ import torch.nn.functional as F
 from config import ResNetConfig
 from torch import nn
 
-from data_utils import DatasetSplits
+from data_utils import DatasetSplits, TrainTransform
 from data_utils.transforms import random_crop, random_horizontal_flip
 
 # ---------------------------------------------------------------------------------- helpers
@@ -66,26 +68,26 @@ def pixel_mean(splits: DatasetSplits, chunk: int = 4096) -> torch.Tensor:
     return (total / len(splits.x_train)).float()
 
 
-class Augment(nn.Module):
+def augment(
+    x: torch.Tensor, generator: torch.Generator, *, mean_image: torch.Tensor, padding: int
+) -> torch.Tensor:
     """The training augmentation of Sec. 4.2: random crop after padding, random horizontal flip.
 
-    Active in training mode only; the identity in eval mode. The randomness comes from torch's
-    global generator, which the workflow seeds and every checkpoint saves, so a resumed run
-    draws the same crops. The crop and flip themselves are data_utils.transforms'. (06_alexnet
-    has the same module: the shared loaders have no train-only transform hook yet.)
+    The paper pads the mean-subtracted images, so a padded pixel is the mean pixel (0). The
+    training loader applies this before the network subtracts the mean, so it subtracts the mean
+    image, crops and flips, and adds the mean back: the network then sees exactly the padded
+    zero-mean crop, up to float rounding. The crop and flip are data_utils.transforms'.
+
+    Args:
+        x: A training batch (B, C, H, W) on the loaders' scale.
+        generator: Where every random number comes from (the loader's, per batch).
+        mean_image: The per-pixel training mean (C, H, W) the network subtracts.
+        padding: Pixels of zero-mean padding before the crop.
     """
-
-    def __init__(self, padding: int = 4) -> None:
-        super().__init__()
-        self.padding = padding
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.training:
-            return x
-        device = x.device  # the transforms draw on the CPU generator, so augment on the CPU
-        x = random_crop(x.cpu(), self.padding, generator=torch.default_generator)
-        x = random_horizontal_flip(x, generator=torch.default_generator)
-        return x.to(device)
+    centred = x - mean_image  # (B, C, H, W), the mean pixel is 0
+    centred = random_crop(centred, padding, generator=generator)  # (B, C, H, W), shifted
+    centred = random_horizontal_flip(centred, generator=generator)  # (B, C, H, W), half mirrored
+    return centred + mean_image  # (B, C, H, W), on the loaders' scale again
 
 
 # ----------------------------------------------------------------------------- the shortcuts
@@ -177,7 +179,6 @@ class ResNet(nn.Module):
         widths: Filters of the three stages (16, 32, 64 in the paper).
         residual: False builds the plain counterpart (no shortcuts).
         shortcut: "A" or "B" where the shape changes.
-        augment_padding: Pad-and-crop pixels of the training augmentation; None = no augmentation.
         zero_init_residual: Set the last BN's gamma of each residual block to 0.
     """
 
@@ -190,7 +191,6 @@ class ResNet(nn.Module):
         widths: tuple[int, int, int] = (16, 32, 64),
         residual: bool = True,
         shortcut: str = "A",
-        augment_padding: int | None = None,
         zero_init_residual: bool = False,
     ) -> None:
         super().__init__()
@@ -198,7 +198,6 @@ class ResNet(nn.Module):
         assert mean_image.shape[0] == in_channels, "mean_image must be (C, H, W)"
         n = (depth - 2) // 6
         self.register_buffer("mean_image", mean_image.clone())  # (C, H, W)
-        self.augment = Augment(augment_padding) if augment_padding is not None else nn.Identity()
         # the first layer: 3x3 convolutions to widths[0] filters, at full resolution
         self.stem = nn.Sequential(
             conv3x3(in_channels, widths[0]), nn.BatchNorm2d(widths[0]), nn.ReLU()
@@ -233,8 +232,7 @@ class ResNet(nn.Module):
             f"expected images (B, {', '.join(map(str, self.mean_image.shape))}), got "
             f"{tuple(x.shape)}: was the model built for another data set?"
         )
-        # zero-mean pixels; then, in training, crop and flip (the padding is the mean pixel, 0)
-        x = self.augment(x - self.mean_image)
+        x = x - self.mean_image  # zero-mean pixels (training batches come augmented: augment)
         x = self.stem(x)  # (B, C, H, W) -> (B, 16, H, W)
         x = self.stages(x)  # -> (B, 64, H/4, W/4)
         x = F.adaptive_avg_pool2d(x, 1).flatten(1)  # global average pool: -> (B, 64)
@@ -257,9 +255,16 @@ def create_model(config: ResNetConfig, splits: DatasetSplits) -> ResNet:
         widths=config.widths,
         residual=config.residual,
         shortcut=config.shortcut,
-        augment_padding=config.crop_padding if config.augment else None,
         zero_init_residual=config.zero_init_residual,
     )
+
+
+def train_transform(config: ResNetConfig, splits: DatasetSplits) -> TrainTransform | None:
+    """Sec. 4.2's augmentation, for the training loader only (the ModelSpec hook); None when
+    ``augment`` is off."""
+    if not config.augment:
+        return None
+    return partial(augment, mean_image=pixel_mean(splits), padding=config.crop_padding)
 
 
 def create_criterion(config: ResNetConfig) -> Callable:

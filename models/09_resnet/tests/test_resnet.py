@@ -150,13 +150,45 @@ def test_the_subtracted_mean_is_the_per_pixel_training_mean():
     )
 
 
-def test_augmentation_crops_and_flips_in_training_only():
-    augment = mods.model.Augment(padding=4)
-    x = torch.rand(8, 3, 32, 32)
-    assert augment.eval()(x) is x
-    torch.manual_seed(0)
-    y = augment.train()(x)
-    assert y.shape == x.shape and not torch.equal(y, x)
+def resnet_config(**changes):
+    return load_config(mods.config.ResNetConfig, mods.constants.EXPERIMENTS_FILE, "smoke", changes)
+
+
+def test_augmentation_pads_with_the_mean_pixel_crops_and_flips():
+    """The network sees the crop of the zero-mean image, padded with 0 (Sec. 4.2), although the
+    loader augments before the network subtracts the mean."""
+    splits = tiny_splits(n=16, channels=3, side=8)
+    config = resnet_config(augment=True, crop_padding=2)
+    augment = mods.model.train_transform(config, splits)
+    mean = mods.model.pixel_mean(splits)  # (3, 8, 8)
+    x = to_float(splits.x_train)  # (16, 3, 8, 8), as the loaders give it
+    seen = augment(x, torch.Generator().manual_seed(0)) - mean  # what the stem gets
+    assert seen.shape == x.shape and not torch.allclose(seen, x - mean)
+    padded = F.pad(x - mean, (2, 2, 2, 2))  # (16, 3, 12, 12), zero-mean padding
+    for i in range(len(x)):
+        windows = [padded[i, :, dy : dy + 8, dx : dx + 8] for dy in range(5) for dx in range(5)]
+        candidates = windows + [w.flip(-1) for w in windows]
+        assert any(torch.allclose(seen[i], c, atol=1e-6) for c in candidates), "not a crop"
+    again = augment(x, torch.Generator().manual_seed(0)) - mean
+    assert torch.equal(again, seen), "the generator fixes the draw"
+    assert mods.model.train_transform(resnet_config(augment=False), splits) is None
+
+
+def test_only_the_training_loader_augments_and_the_weights_are_unchanged():
+    splits = tiny_splits(n=16, channels=1, side=8)
+    spec = mods.train.SPEC
+    augmented = spec.with_train_transform(resnet_config(augment=True), splits)
+    train, val, test = augmented.loaders(16, seed=0)
+    plain = splits.loaders(16, seed=0)
+    assert not torch.equal(next(iter(train))[0], next(iter(plain[0]))[0])
+    assert torch.equal(next(iter(val))[0], next(iter(plain[1]))[0])
+    assert torch.equal(next(iter(test))[0], next(iter(plain[2]))[0])
+    # the augmentation held no weights in the network: old checkpoints have the same tensors
+    net = mods.model.create_model(resnet_config(augment=True), splits)
+    assert not any("augment" in name for name in net.state_dict())
+    assert set(net.state_dict()) == set(
+        mods.model.create_model(resnet_config(augment=False), splits).state_dict()
+    )
 
 
 @pytest.mark.parametrize("residual", [True, False])

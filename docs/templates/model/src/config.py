@@ -10,12 +10,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from utils.config import BaseConfig, OptimizerName
-from utils.exceptions import ConfigError
+from utils.config import BACKPROP, BaseConfig, OptimizerName
 
 
 @dataclass
 class SoftmaxRegressionConfig(BaseConfig):  # [MODEL_CLASS]Config
+    # How the model learns (not a field): BACKPROP, or the name of its own rule ("the delta
+    # rule") for a model that updates its weights in train_step. BaseConfig checks optimizer
+    # against it: sgd, adam or adamw for BACKPROP, "none" for a rule.
+    learns_by = BACKPROP
     # [FIELDS]: the model's own hyperparameters, each with its reason. Template example below.
     # The loss is convex in the weights, so plain SGD with a fixed step approaches the optimum;
     # with 0.1 on standardised iris the training accuracy reaches 96% by epoch 100 (README).
@@ -27,11 +30,9 @@ class SoftmaxRegressionConfig(BaseConfig):  # [MODEL_CLASS]Config
     # a single linear layer has no symmetry to break (a hidden layer would need random weights).
     init_std: float = 0.01
 
-    def validate(self) -> None:
-        super().validate()
-        if self.init_std < 0:
-            raise ConfigError(f"init_std must be >= 0 (got {self.init_std})")
-        if self.optimizer == "none":
-            raise ConfigError(
-                "softmax regression is trained by backprop: optimizer must be sgd, adam or adamw"
-            )
+    # The model's own constraints, added to BaseConfig's: (what must hold, the message if not).
+    # validate() reports every one that fails, in one ConfigError.
+    def checks(self) -> list[tuple[bool, str]]:
+        return super().checks() + [
+            (self.init_std >= 0, f"init_std must be >= 0 (got {self.init_std})"),
+        ]
