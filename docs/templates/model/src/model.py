@@ -20,12 +20,22 @@ Read top-down (house style rule 1): helpers, then components in the paper's orde
 model, then the two hooks the shared workflow calls (create_model, create_criterion). A shape
 comment on every reshape; comments say why, not what.
 
-A model whose learning rule is not backprop-then-step (perceptron rule, delta rule, Hebbian
-storage) keeps forward(x) and adds one method, the Trainer's extension point (engine/trainer.py):
+How the model learns is said here, in its own file (engine/steps.py; docs/engine.md section 2).
+This classifier needs only forward(x) -> scores and create_criterion: the engine's default step
+reports loss and accuracy. Any other model defines one method, and the loop stays the same:
 
-    def train_step(self, x, y) -> dict[str, float]:  # at least {"loss": ...}, may add "correct"
+    def step(self, batch) -> StepOutput:  # batch: whatever the model's loader yields
+        x, y = batch                                   # (B, T) token ids, (B, T) next ids
+        logits = self(x)                               # (B, T, V)
+        loss = F.cross_entropy(logits.flatten(0, 1), y.flatten())
+        n = y.numel()                                  # the loss is a mean over n tokens
+        return StepOutput(loss, {"loss": Mean(loss * n, n)})
 
-See models/01_perceptron/src/model.py for a NumPy model written that way (config optimizer: none).
+Training-time augmentation is a hook beside create_model, train_transform(config, splits) ->
+(x, generator) -> x, applied to training batches only (see models/09_resnet/src/model.py). A
+model whose learning rule is not backprop-then-step (perceptron rule, delta rule, Hebbian
+storage) sets learns_by in its config and adds train_step(x, y) -> {"loss": ...}; see
+models/01_perceptron/src/model.py.
 """
 
 from __future__ import annotations
