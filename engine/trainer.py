@@ -86,6 +86,7 @@ RESUME_RULES: dict[str, str] = {
     "val_fraction": REFUSED,
     "test_fraction": REFUSED,
     "standardize": REFUSED,
+    "data_options": REFUSED,  # block_size, a synthetic set's size: what the data is
     "optimizer": REFUSED,
     "optimizer_impl": REFUSED,  # stored in the optimizer's state, which would restore it
     "scheduler": REFUSED,

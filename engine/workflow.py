@@ -448,6 +448,7 @@ def load_data(config: Any, data_dir: str | None, spec: ModelSpec | None = None) 
         test_fraction=config.test_fraction,
         standardize=config.standardize,
         data_dir=data_dir,
+        **config.data_options,
     )
     return spec.with_train_transform(config, splits) if spec is not None else splits
 

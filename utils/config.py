@@ -10,8 +10,8 @@ Contract for config classes:
 * Every init field has a default, so ``config_cls()`` is the base configuration.
 * Field annotations drive coercion. Supported: ``int``, ``float`` (ints accepted), ``bool``,
   ``str``, ``Path``, ``X | None`` / ``Optional[X]``, ``Literal[...]``, ``tuple[X, ...]``,
-  ``tuple[X, Y]``, ``list[X]``, ``dict[K, V]`` (mappings only). ``from __future__ import
-  annotations`` is fine.
+  ``tuple[X, Y]``, ``list[X]``, ``dict[K, V]`` (a mapping, or one written in YAML in a string as
+  ``--set`` gives it). ``from __future__ import annotations`` is fine.
 * If the class defines ``validate(self) -> None``, it is called after every construction made
   here (:func:`load_config`, :func:`apply_overrides`, :func:`config_from_dict`). It checks
   ranges and cross-field constraints and raises :class:`~utils.exceptions.ConfigError` with a
@@ -163,6 +163,11 @@ def _coerce(value: Any, tp: Any, name: str) -> Any:
         item_type = args[0] if args else Any
         return [_coerce(v, item_type, f"{name}[{i}]") for i, v in enumerate(items)]
     if origin is dict or tp is dict:
+        if isinstance(value, str):  # from the command line: --set 'data_options={block_size: 64}'
+            try:
+                value = yaml.safe_load(value)
+            except yaml.YAMLError as err:
+                raise _type_error(name, tp, value) from err
         if not isinstance(value, Mapping):
             raise _type_error(name, tp, value)
         key_type, value_type = get_args(tp) or (Any, Any)
@@ -548,6 +553,10 @@ class BaseConfig:
     val_fraction: float = 0.15  # share of the samples held out for validation, in [0, 1)
     test_fraction: float = 0.15  # share held out for testing (ignored with a canonical test set)
     standardize: bool = True  # zero mean, unit variance, fitted on the training split only
+    # Options of the data set's own loader (load_dataset's **options), part of what the data is:
+    # {"block_size": 256} for tiny_shakespeare's windows, {"n_samples": 400, "noise": 0.2} for a
+    # synthetic set. Unknown options are a DataError naming the ones the loader takes.
+    data_options: dict[str, int | float | str | bool] = dataclasses.field(default_factory=dict)
 
     # -- runtime ---------------------------------------------------------------------------
     device: str = "auto"  # auto, cpu, cuda, cuda:N or mps; unavailable -> cpu with a warning

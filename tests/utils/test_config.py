@@ -353,3 +353,14 @@ def test_non_dataclass_inputs_rejected() -> None:
     with pytest.raises(ConfigError):
         apply_overrides(ToyConfig, {})  # the class, not an instance
     assert dataclasses.is_dataclass(ToyConfig())
+
+
+def test_data_options_take_a_mapping_or_a_yaml_mapping_from_the_command_line():
+    config = apply_overrides(ToyConfig(), {"data_options": "{block_size: 64, mode: random}"})
+    assert config.data_options == {"block_size": 64, "mode": "random"}
+    assert apply_overrides(ToyConfig(), {"data_options": {"noise": 0.2}}).data_options == {
+        "noise": 0.2
+    }
+    for bad in ("[1, 2]", "{block_size: [", "64"):
+        with pytest.raises(ConfigError, match="data_options"):
+            apply_overrides(ToyConfig(), {"data_options": bad})
