@@ -105,11 +105,16 @@ def recall(
     states = states.astype(np.float64)  # a copy: the caller's cues stay as they were
     fields = states @ weight  # (B, N) @ (N, N) -> (B, N); W is symmetric, so each row is W s
     energies = energy(weight, states) if trace is not None else None  # (B,)
+    # A field that is zero up to rounding is a tie, and a neuron at a tie keeps its state. With
+    # Hebbian weights k/N a true field is a multiple of 1/N; which way a rounding error of 1e-16
+    # tipped an exact zero would depend on the order in which BLAS sums ``states @ weight``,
+    # that is on its thread count, and so would the recall statistics.
+    tie = 1e-9 * max(float(np.abs(weight).max(initial=0.0)), np.finfo(np.float64).tiny)
     for sweep in range(1, max_sweeps + 1):
         flips = 0
         for i in rng.permutation(weight.shape[0]):
             field = fields[:, i]  # (B,)
-            new = np.where(field > 0, 1.0, np.where(field < 0, -1.0, states[:, i]))
+            new = np.where(field > tie, 1.0, np.where(field < -tie, -1.0, states[:, i]))
             changed = np.flatnonzero(new != states[:, i])
             if len(changed):
                 step = new[changed] - states[changed, i]  # (k,) of +-2

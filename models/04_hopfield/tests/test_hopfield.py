@@ -72,6 +72,31 @@ def test_energy_never_increases_under_asynchronous_updates(seed):
     assert one_sweep == 1 and (again == final).all(), "a fixed point stays put"
 
 
+def test_a_field_zero_up_to_rounding_is_a_tie_and_the_neuron_keeps_its_state():
+    # Neuron 0 gets 0.1 + 0.2 - 0.3 from the others: exactly 0, but 5.6e-17 in float64, and
+    # which way such an error tips depends on the order BLAS sums in (its thread count).
+    weight = np.full((4, 4), 5.0)  # neurons 1-3 hold each other at +1
+    np.fill_diagonal(weight, 0.0)
+    weight[0, 1:] = weight[1:, 0] = (0.1, 0.2, -0.3)
+    assert weight[0, 1:] @ np.ones(3) != 0.0  # the rounding error is there
+    states = np.array([[-1.0, 1.0, 1.0, 1.0]])
+    final, sweeps = M.recall(weight, states, np.random.default_rng(0))
+    assert final[0, 0] == -1.0 and sweeps == 1  # a tie: nothing flips
+
+
+def test_capacity_statistics_do_not_depend_on_the_blas_thread_count():
+    threadpoolctl = pytest.importorskip("threadpoolctl")  # scikit-learn's dependency
+    # P / N = 0.14, near the critical load, at the size of capacity.py (N = 784): before ties
+    # were read up to rounding, these patterns recalled differently with 1 and 2 BLAS threads.
+    patterns = random_patterns(110, 784, seed=3)
+    runs = []
+    for threads in (1, 2):
+        with threadpoolctl.threadpool_limits(threads):
+            final, _ = M.recall(M.hebbian_weights(patterns), patterns, np.random.default_rng(0))
+        runs.append(final)
+    assert (runs[0] == runs[1]).all()
+
+
 def test_recall_holds_at_005n_and_fails_at_025n():
     n = 200
     rng = np.random.default_rng(0)
