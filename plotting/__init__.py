@@ -23,18 +23,29 @@ from plotting.features import (  # noqa: E402
     plot_samples,
     plot_stage_features,
 )
+from plotting.gradcam import grad_cam, plot_grad_cam  # noqa: E402
+from plotting.projection import (  # noqa: E402
+    collect_features,
+    plot_feature_projection,
+    tsne_embedding,
+)
 from plotting.weights import plot_weights_as_images  # noqa: E402
 
 __all__ = [
+    "collect_features",
     "draw_epoch_curves",
+    "grad_cam",
     "plot_confusion_matrix",
     "plot_conv_filters",
     "plot_decision_boundary",
     "plot_feature_maps",
+    "plot_feature_projection",
+    "plot_grad_cam",
     "plot_gradient_audit",
     "plot_learning_curves",
     "plot_samples",
     "plot_stage_features",
     "plot_weights_as_images",
     "save_figure",
+    "tsne_embedding",
 ]
