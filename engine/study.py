@@ -10,6 +10,9 @@ networks it trains and what its table and plot compare; the mechanics they share
         runs.append({...what names the variant..., **trained.record(...what it measured...)})
     save_study({**study_header(splits, config), ..., "runs": runs}, args, logs_dir, vis_dir, plot)
 
+``--replot RESULT.json`` redraws a saved result without training: a script's run() opens with
+``if replot_study(args, vis_dir, plot): return``.
+
 Every network starts from the same seed (the same batch order, and the same initial draw for
 equal shapes), trains through the engine's Trainer in memory (no checkpoints, no tracker), with
 the model's augmentation of training batches if its config asks for it, and is evaluated once on
@@ -76,6 +79,9 @@ def study_parser(
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help=set_help)
     p.add_argument("--data-dir", help="data directory (default: $AIFS_DATA_DIR, then the cache)")
     p.add_argument("--json", action="store_true", help="print the result JSON as the last line")
+    p.add_argument(
+        "--replot", metavar="JSON", help="redraw the plot of a saved result; no training"
+    )
     # the train.py options a study does not offer, so that cli_overrides reads these args
     p.set_defaults(grad_accum_steps=None, precision=None, max_steps=None)
     return p
@@ -268,6 +274,25 @@ def save_study(
     if args.json:
         sys.stdout.write(json.dumps(result) + "\n")
     return out, figure
+
+
+def replot_study(
+    args: argparse.Namespace, vis_dir: Path, plot: Callable[[dict[str, Any], Path], Path]
+) -> Path | None:
+    """With ``--replot RESULT.json``, redraw that saved result as ``<vis_dir>/<stem>.png``.
+
+    Returns:
+        The redrawn figure, or None when ``--replot`` was not given (the study then trains).
+
+    Raises:
+        ConfigError: If the saved result cannot be read.
+    """
+    if not args.replot:
+        return None
+    saved = Path(args.replot)
+    figure = plot(read_result(saved), vis_dir / f"{saved.stem}.png")
+    logger.info("redrawn %s", figure)
+    return figure
 
 
 def read_result(path: Path) -> dict[str, Any]:

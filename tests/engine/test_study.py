@@ -126,6 +126,24 @@ def test_save_study_writes_json_and_plot_and_prints_with_json(tmp_path, capsys):
     assert capsys.readouterr().out == ""
 
 
+def test_replot_redraws_a_saved_result_and_trains_nothing(tmp_path):
+    drawn = []
+
+    def plot(result, path: Path) -> Path:
+        drawn.append((result, path))
+        return path
+
+    assert study.replot_study(parse(), tmp_path, plot) is None and drawn == []
+    result = {"dataset": "digits", "runs": [{"test_accuracy": 0.5}]}
+    saved = tmp_path / "logs" / "trial.json"
+    saved.parent.mkdir()
+    saved.write_text(json.dumps(result))
+    figure = study.replot_study(parse("--replot", str(saved)), tmp_path / "vis", plot)
+    assert figure == tmp_path / "vis" / "trial.png" and drawn == [(result, figure)]
+    with pytest.raises(ConfigError, match="missing.json"):
+        study.replot_study(parse("--replot", str(tmp_path / "missing.json")), tmp_path, plot)
+
+
 def test_read_result_of_a_missing_or_broken_file_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match="not a readable result JSON"):
         study.read_result(tmp_path / "missing.json")

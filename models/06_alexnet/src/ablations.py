@@ -42,7 +42,7 @@ from train import SPEC
 import plotting
 from engine.study import (
     load_study,
-    read_result,
+    replot_study,
     save_study,
     study_header,
     study_parser,
@@ -145,15 +145,11 @@ def parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(epochs=str(EPOCHS), name=None)  # name None: <experiment>_ablations
     p.add_argument("--target", type=float, default=0.9, help="training accuracy target")
-    p.add_argument("--replot", help="redraw the plot of a saved result JSON; train nothing")
     return p
 
 
 def run(args: argparse.Namespace) -> None:
-    if args.replot:
-        saved = Path(args.replot)
-        figure = plot_ablations(read_result(saved), VISUALIZATIONS_DIR / f"{saved.stem}.png")
-        logger.info("redrawn %s", figure)
+    if replot_study(args, VISUALIZATIONS_DIR, plot_ablations):
         return
     args.name = args.name or f"{args.experiment}_ablations"
     base, device, splits = load_study(SPEC, args)

@@ -30,7 +30,14 @@ from constants import LOGS_DIR, VISUALIZATIONS_DIR
 from train import SPEC
 
 import plotting
-from engine.study import load_study, save_study, study_header, study_parser, train_variant
+from engine.study import (
+    load_study,
+    replot_study,
+    save_study,
+    study_header,
+    study_parser,
+    train_variant,
+)
 from engine.workflow import script_main
 from utils.config import apply_overrides
 
@@ -89,6 +96,8 @@ def parser() -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> None:
+    if replot_study(args, VISUALIZATIONS_DIR, plot_study):
+        return
     base, device, splits = load_study(SPEC, args)
     result: dict[str, Any] = {
         **study_header(splits, base),

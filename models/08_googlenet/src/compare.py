@@ -27,7 +27,14 @@ from constants import LOGS_DIR, VISUALIZATIONS_DIR
 from train import SPEC
 
 import plotting
-from engine.study import load_study, save_study, study_header, study_parser, train_variant
+from engine.study import (
+    load_study,
+    replot_study,
+    save_study,
+    study_header,
+    study_parser,
+    train_variant,
+)
 from engine.workflow import ModelSpec, script_main
 from utils.config import apply_overrides, load_config
 from utils.registry import model_spec
@@ -101,6 +108,8 @@ def parser() -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> None:
+    if replot_study(args, VISUALIZATIONS_DIR, plot_comparison):
+        return
     config, device, splits = load_study(SPEC, args)
     vgg = model_spec("vgg")
     budget = {field: getattr(config, field) for field in BUDGET_FIELDS}

@@ -33,7 +33,7 @@ from train import SPEC
 import plotting
 from engine.study import (
     load_study,
-    read_result,
+    replot_study,
     save_study,
     study_header,
     study_parser,
@@ -80,15 +80,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--variants", nargs="+", choices=["plain", "residual"], default=["plain", "residual"]
     )
-    p.add_argument("--replot", help="redraw the plot of a saved result JSON; train nothing")
     return p
 
 
 def run(args: argparse.Namespace) -> None:
-    if args.replot:
-        saved = Path(args.replot)
-        figure = plot_degradation(read_result(saved), VISUALIZATIONS_DIR / f"{saved.stem}.png")
-        logger.info("redrawn %s", figure)
+    if replot_study(args, VISUALIZATIONS_DIR, plot_degradation):
         return
     base, device, splits = load_study(SPEC, args)
     result: dict[str, Any] = {
