@@ -31,6 +31,7 @@ from typing import IO, Any, Callable
 import numpy as np
 import torch
 
+from engine.tracking import WANDB_PREFIX, fetch_model_artifact
 from utils.exceptions import CheckpointError
 from utils.files import atomic_write
 
@@ -370,7 +371,12 @@ class CheckpointManager:
 
 
 def resolve_checkpoint(spec: str | Path, folder: Path | None = None) -> dict[str, Any]:
-    """Load a checkpoint named by a path, or by ``latest`` / ``best`` in an experiment folder.
+    """Load a checkpoint named by a path, by ``latest`` / ``best`` in an experiment folder, or by
+    a wandb model artifact, ``wandb:[[ENTITY/]PROJECT/]NAME:VERSION``.
+
+    A wandb artifact is downloaded into the user cache (engine.tracking.fetch_model_artifact) only
+    when wandb is online (``WANDB_MODE=online`` and logged in); otherwise it is a CheckpointError
+    that says what to pass instead, and nothing reaches the network.
 
     ``best`` is the best checkpoint over all runs of the experiment that monitor the same metric
     the same way as the run that last wrote ``best.json`` (see CheckpointManager). For
@@ -379,12 +385,19 @@ def resolve_checkpoint(spec: str | Path, folder: Path | None = None) -> dict[str
     cost more than the last save.
 
     Returns:
-        The loaded checkpoint, with its path under the key ``"path"``.
+        The loaded checkpoint, with its path under the key ``"path"`` (for a wandb artifact, the
+        downloaded file; the ``wandb:`` name is under ``"source"``).
 
     Raises:
-        CheckpointError: No such file or no usable checkpoint (every reason is listed).
+        CheckpointError: No such file or no usable checkpoint (every reason is listed); a wandb
+            artifact that is malformed, cannot be fetched, or holds not exactly one ``.pt`` file.
     """
     spec_str = str(spec)
+    if spec_str.startswith(WANDB_PREFIX):
+        path = fetch_model_artifact(spec_str)
+        state = load_checkpoint(path)
+        state["path"], state["source"] = str(path), spec_str
+        return state
     if spec_str not in POINTER_NAMES:
         state = load_checkpoint(Path(spec_str))
         state["path"] = spec_str

@@ -17,6 +17,12 @@ Every row of the JSONL file has ``step`` = optimizer steps completed when it was
 run (``--resume``) appends to the same file after dropping the rows written after its checkpoint
 (work that was thrown away), so the file reads as if the run had never stopped; its wandb run is
 continued with the id stored in the checkpoint.
+
+A checkpoint stored as a model artifact (:meth:`Tracker.log_artifact`) is fetched back with
+:func:`fetch_model_artifact`, which ``--checkpoint`` / ``--load-checkpoint wandb:NAME`` reach
+through ``engine.checkpoint.resolve_checkpoint``. It follows the same rule: only online
+(``WANDB_MODE=online`` and logged in) does it reach wandb; otherwise it refuses in one line, before
+wandb is imported, and says what to pass instead.
 """
 
 from __future__ import annotations
@@ -25,15 +31,23 @@ import json
 import logging
 import netrc
 import os
+import re
 from pathlib import Path
 from typing import Any
 
-from utils.exceptions import OutputError
+from data_utils.sources import cache_dir
+from utils.exceptions import CheckpointError, OutputError
 from utils.files import atomic_write, plain
 
 logger = logging.getLogger(__name__)
 
 WANDB_PROJECT = "ai-from-scratch-to-scale"
+# What marks a checkpoint argument as a wandb model artifact: wandb:[[ENTITY/]PROJECT/]NAME:VERSION.
+WANDB_PREFIX = "wandb:"
+# The names wandb.Api().artifact accepts, with the version (v3) or alias (latest, best) required so
+# that a command names one checkpoint: ENTITY/PROJECT/NAME:VERSION, PROJECT/NAME:VERSION (the
+# logged-in user's default entity), NAME:VERSION (also the project this code logs to).
+_ARTIFACT_NAME = re.compile(r"(?:[^/:\s]+/){0,2}[^/:\s]+:[^/:\s]+")
 
 # What keeps an offline (or refused online) run's wandb off the network. Names wandb does not know
 # are ignored by it, so the list holds for old and new versions alike.
@@ -70,6 +84,92 @@ def resolve_wandb_mode(enabled: bool) -> str:
             return "online"
         logger.warning("WANDB_MODE=online but nobody is logged in (wandb login): running offline")
     return "offline"
+
+
+def _offline_reason() -> str | None:
+    """Why wandb is not online (None if it is): resolve_wandb_mode(True)'s rule, said in words."""
+    requested = os.environ.get("WANDB_MODE", "").strip().lower()
+    if requested != "online":
+        return f"WANDB_MODE is {requested or 'unset'}"
+    if not _logged_in():
+        return "WANDB_MODE is online but nobody is logged in"
+    return None
+
+
+def artifact_name(spec: str) -> str:
+    """The wandb artifact name in a ``wandb:`` checkpoint argument, its project filled in.
+
+    ``wandb:me/proj/perceptron-xor:v3`` -> ``me/proj/perceptron-xor:v3``;
+    ``wandb:perceptron-xor:v3`` -> ``ai-from-scratch-to-scale/perceptron-xor:v3`` (the project
+    Tracker logs to).
+
+    Raises:
+        CheckpointError: The name is not of a form wandb.Api().artifact accepts with a version.
+    """
+    assert spec.startswith(WANDB_PREFIX), f"a wandb checkpoint starts with {WANDB_PREFIX}"
+    name = spec[len(WANDB_PREFIX) :]
+    if not _ARTIFACT_NAME.fullmatch(name):
+        raise CheckpointError(
+            f"{spec!r} is not a wandb artifact name: expected wandb:ENTITY/PROJECT/NAME:VERSION, "
+            f"wandb:PROJECT/NAME:VERSION or wandb:NAME:VERSION (project {WANDB_PROJECT}), "
+            f"e.g. wandb:me/{WANDB_PROJECT}/perceptron-xor:v3"
+        )
+    return name if "/" in name else f"{WANDB_PROJECT}/{name}"
+
+
+def _folder_name(part: str) -> str:
+    """One path component from a name wandb returned (never a separator, never '..')."""
+    return re.sub(r"[^\w.-]", "_", part).lstrip(".") or "_"
+
+
+def fetch_model_artifact(spec: str) -> Path:
+    """Download the checkpoint of a wandb model artifact into the user cache; its local path.
+
+    The artifact is one that :meth:`Tracker.log_artifact` stored: a single ``.pt`` file. It lands
+    in ``<cache>/wandb/<entity>/<project>/<name>/<version>/`` (``<cache>`` as for data sets:
+    ``$AIFS_CACHE_DIR``, else ``$XDG_CACHE_HOME/aifs``, else ``~/.cache/aifs``), keyed by the
+    version the name resolved to, so ``:latest`` never mixes two versions' files.
+
+    Args:
+        spec: ``wandb:[[ENTITY/]PROJECT/]NAME:VERSION`` (see :func:`artifact_name`).
+
+    Raises:
+        CheckpointError: A malformed name; wandb not online (raised before wandb is imported, so
+            nothing reaches the network); any wandb error (no such artifact, not a model,
+            authentication, network), with the name and the reason; an artifact that does not
+            hold exactly one ``.pt`` file.
+    """
+    name = artifact_name(spec)
+    reason = _offline_reason()
+    if reason is not None:
+        raise CheckpointError(
+            f"cannot fetch wandb artifact {name}: wandb is offline ({reason}); download it where "
+            f"wandb is online with `wandb artifact get --root DIR {name}` and pass the .pt file "
+            "in DIR, or set WANDB_MODE=online after `wandb login`"
+        )
+    try:
+        import wandb
+    except ImportError as err:
+        raise CheckpointError(f"cannot fetch wandb artifact {name}: {err}") from err
+    try:
+        artifact = wandb.Api().artifact(name, type="model")
+        collection = artifact.name.split(":")[0]
+        parts = (artifact.entity, artifact.project, collection, artifact.version)
+        folder = cache_dir().joinpath("wandb", *(_folder_name(str(p)) for p in parts))
+        root = Path(artifact.download(root=str(folder)))
+    except (wandb.errors.Error, ValueError, OSError) as err:
+        raise CheckpointError(
+            f"cannot fetch wandb artifact {name}: {type(err).__name__}: {err}"
+        ) from err
+    found = sorted(root.rglob("*.pt"))
+    if len(found) != 1:
+        files = sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+        raise CheckpointError(
+            f"wandb artifact {name} (downloaded to {root}) holds {len(found)} .pt files, not one "
+            f"checkpoint: {files}"
+        )
+    logger.info("wandb artifact %s: %s", name, found[0])
+    return found[0]
 
 
 class Tracker:

@@ -214,7 +214,10 @@ def train_parser(spec: ModelSpec) -> argparse.ArgumentParser:
     p.add_argument("--max-steps", help="stop after this many optimizer steps ('none': no limit)")
     start = p.add_mutually_exclusive_group()
     start.add_argument(
-        "--load-checkpoint", help="load weights from this checkpoint, then train afresh"
+        "--load-checkpoint",
+        help="load weights from this checkpoint, then train afresh: a path, 'latest' / 'best' of "
+        "--experiment, or a wandb model artifact wandb:ENTITY/PROJECT/NAME:VERSION (fetched only "
+        "when wandb is online: WANDB_MODE=online and logged in)",
     )
     start.add_argument(
         "--resume",
@@ -244,7 +247,9 @@ def evaluate_parser(spec: ModelSpec) -> argparse.ArgumentParser:
         required=True,
         help="checkpoint path (a .pt file), or 'latest' / 'best' of --experiment: 'latest' is "
         "the newest checkpoint, 'best' the best by the monitored validation metric over all "
-        "runs of the experiment that monitor the same metric",
+        "runs of the experiment that monitor the same metric; or a wandb model artifact "
+        "wandb:ENTITY/PROJECT/NAME:VERSION (fetched only when wandb is online: WANDB_MODE=online "
+        "and logged in)",
     )
     p.add_argument(
         "--experiment",
