@@ -25,9 +25,9 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
-from PIL import Image
-
+from plotting.core import small_png
 from utils.exceptions import AIFromScratchError
 
 logger = logging.getLogger("make_figures")
@@ -38,7 +38,6 @@ OUTPUTS = Path("outputs/visualizations")
 FIGURES = "figures"
 MAX_WIDTH = 900  # pixels: a README column on GitHub is about 830 px wide
 MAX_BYTES = 150_000  # each committed PNG stays under this
-MIN_WIDTH = 300  # narrower than this a plot is unreadable: better fail than commit it
 
 
 @dataclass(frozen=True)
@@ -183,29 +182,12 @@ def run_command(model: str, command: str) -> float:
 def shrink_png(source: Path, target: Path) -> int:
     """Write source to target at most MAX_WIDTH wide, palette-reduced, under MAX_BYTES."""
     try:
-        with Image.open(source) as img:
-            img = img.convert("RGB")
-    except OSError as exc:
-        raise FigureError(f"cannot read {source}: {exc}") from exc
-    width = min(MAX_WIDTH, img.width)
+        data = small_png(source, MAX_WIDTH, MAX_BYTES)
+    except AIFromScratchError as exc:
+        raise FigureError(str(exc)) from exc
     target.parent.mkdir(parents=True, exist_ok=True)
-    while True:
-        height = round(img.height * width / img.width)
-        # BOX (area average) keeps text smooth without the ringing LANCZOS adds around the hard
-        # pixel edges of weight and filter images, which would cost many more colours and bytes.
-        small = img.resize((width, height), Image.Resampling.BOX) if width < img.width else img
-        # Plots are mostly flat colours: 256 adaptive colours look the same and weigh a third.
-        small = small.quantize(
-            colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE
-        )
-        small.save(target, format="PNG", optimize=True)
-        size = target.stat().st_size
-        if size <= MAX_BYTES:
-            return size
-        logger.info("%s is %d KB at %d px, trying narrower", target.name, size // 1000, width)
-        width = int(width * 0.85)
-        if width < MIN_WIDTH:
-            raise FigureError(f"{source} does not fit {MAX_BYTES} bytes at {MIN_WIDTH} px or more")
+    target.write_bytes(data)
+    return len(data)
 
 
 def make_figures(model: str, copy_only: bool) -> None:
@@ -231,13 +213,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.list:
         print_table(models)
         return 0
+    return for_each_model(models, lambda model: make_figures(model, args.copy_only))
+
+
+def for_each_model(models: list[str], work: Callable[[str], object]) -> int:
+    """Run ``work(model)`` for each model with INFO logging; the first project error stops the
+    rest and is logged. Returns the exit code (0 or 1). docs/run_notebooks.py uses it too."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s | %(message)s", datefmt="%H:%M:%S")
     if not os.environ.get("AIFS_DATA_DIR"):
         logger.info("AIFS_DATA_DIR is not set: data sets come from the cache or are downloaded")
     try:
         for model in models:
-            make_figures(model, args.copy_only)
-    except FigureError as exc:
+            work(model)
+    except AIFromScratchError as exc:
         logger.error("%s", exc)
         return 1
     return 0

@@ -1,5 +1,6 @@
 """What every plot shares: saving a figure, and turning inputs into NumPy arrays."""
 
+import io
 import logging
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from utils.exceptions import AIFromScratchError
 logger = logging.getLogger(__name__)
 
 DPI = 120  # 120 dpi keeps a 10 x 4 inch figure near 1200 x 480 px: sharp, and small in git
+MIN_WIDTH = 300  # narrower than this a plot is unreadable: better fail than shrink it further
 
 
 def save_figure(fig: Figure, path: str | Path) -> Path:
@@ -102,3 +104,42 @@ def to_class_indices(values: Any, name: str) -> np.ndarray:
     if array.size and array.min() < 0:
         raise ValueError(f"{name} must hold class indices >= 0, got {array.min()}")
     return array.astype(np.int64)
+
+
+def small_png(source: str | Path, max_width: int, max_bytes: int) -> bytes:
+    """A saved figure as PNG bytes at most ``max_width`` pixels wide and ``max_bytes`` long.
+
+    For the copies that live in git (README figures, executed notebooks): the image is
+    downscaled (area average: text stays smooth without the ringing that sharper filters add
+    around the hard edges of weight and filter images) and reduced to 256 adaptive colours
+    (plots are mostly flat colours: they look the same and weigh a third); while it is still
+    too large it is narrowed by 15% steps.
+
+    Raises:
+        AIFromScratchError: The file is not a readable image, or it does not fit ``max_bytes``
+            at ``MIN_WIDTH`` pixels or more.
+    """
+    from PIL import Image
+
+    try:
+        with Image.open(source) as img:
+            img = img.convert("RGB")
+    except OSError as error:
+        raise AIFromScratchError(f"cannot read {source}: {error}") from error
+    width = min(max_width, img.width)
+    while True:
+        height = round(img.height * width / img.width)
+        small = img.resize((width, height), Image.Resampling.BOX) if width < img.width else img
+        small = small.quantize(
+            colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE
+        )
+        buffer = io.BytesIO()
+        small.save(buffer, format="PNG", optimize=True)
+        if buffer.tell() <= max_bytes:
+            return buffer.getvalue()
+        logger.info("%s is %d KB at %d px, trying narrower", source, buffer.tell() // 1000, width)
+        width = int(width * 0.85)
+        if width < MIN_WIDTH:
+            raise AIFromScratchError(
+                f"{source} does not fit {max_bytes} bytes at {MIN_WIDTH} px or more"
+            )
