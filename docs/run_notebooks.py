@@ -43,6 +43,37 @@ NOTEBOOK_NEEDS: dict[str, list[str]] = {
         "python src/train.py --experiment xor --no-wandb",
         "python src/train.py --experiment fashion_mnist --no-wandb",
     ],
+    "02_adaline": [
+        "python src/train.py --experiment moons --no-wandb",
+        "python src/train.py --experiment breast_cancer --no-wandb",
+        "python src/train.py --experiment xor --no-wandb",
+        "python src/train.py --experiment fashion_mnist --no-wandb",
+        "python src/compare.py settle --experiment moons",
+        "python src/compare.py sklearn --experiment fashion_mnist",
+    ],
+    "03_mlp": [
+        "python src/train.py --experiment xor --visualize --no-wandb",
+        "python src/train.py --experiment mnist --visualize --no-wandb",
+        "python src/train.py --experiment mnist_numpy --visualize --no-wandb",
+        "python src/train.py --experiment fashion_mnist --visualize --no-wandb",
+        "python src/compare.py --checkpoint best --experiment fashion_mnist --json",
+    ],
+    "04_hopfield": [
+        "python src/train.py --experiment mnist --visualize --no-wandb",
+        "python src/train.py --experiment mnist-overload --visualize --no-wandb",
+        "python src/capacity.py",
+    ],
+    "05_lenet5": [
+        "python src/train.py --experiment mnist --visualize --no-wandb",
+        "python src/train.py --experiment fashion_mnist --visualize --no-wandb",
+    ],
+    "06_alexnet": [
+        "python src/train.py --experiment fashion_mnist --visualize --no-wandb",
+        "python src/ablations.py",
+    ],
+    "09_resnet": [
+        "python src/train.py --experiment cifar10 --no-wandb",
+    ],
 }
 
 

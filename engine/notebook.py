@@ -33,7 +33,7 @@ from utils.paths import RunPaths
 from utils.registry import model_spec
 
 SHOW_WIDTH = 720  # pixels: a notebook column
-SHOW_BYTES = 80_000  # each embedded figure stays under this
+SHOW_BYTES = 150_000  # each embedded figure stays under this, as a README figure does
 
 
 @dataclass
@@ -65,19 +65,31 @@ class TrainedRun:
     def experiment(self) -> str:
         return self.config.experiment
 
-    def loader(self, split: str = "test") -> Any:
-        """The unshuffled loader of one split ("train", "val" or "test"), or the model's own
-        evaluation data for ``split="eval"`` (Hopfield's recall cues: ``spec.eval_data``)."""
+    def loader(self, split: str = "test", samples: int | None = None) -> Any:
+        """The loader of one split ("train", "val" or "test"), in order and never augmented, or
+        the model's own evaluation data for ``split="eval"`` (Hopfield's recall cues:
+        ``spec.eval_data``).
+
+        Args:
+            split: Which split.
+            samples: Keep only this many examples, drawn at random with the config's seed (the
+                same ones on every call): for Grad-CAM and t-SNE, since a test set stored in
+                class order (CIFAR-10's) would otherwise give its first class only.
+        """
+        transform = None  # the cues of eval_data are the model's inputs as they are
         if split == "eval":
             assert self.spec.eval_data is not None, f"{self.spec.name} has no evaluation data"
             x, y = self.spec.eval_data(self.model, self.config, self.splits)
-            return ArrayLoader(x, y, self.config.batch_size)
-        names = ("train", "val", "test")
-        assert split in names, f"split must be one of {names} or 'eval', got {split!r}"
-        loaders = self.splits.loaders(self.config.batch_size, seed=self.config.seed)
-        if split == "train":  # in order and never augmented: what the model fitted, as it is
-            return ArrayLoader(self.splits.x_train, self.splits.y_train, self.config.batch_size)
-        return loaders[names.index(split)]
+        else:
+            names = ("train", "val", "test")
+            assert split in names, f"split must be one of {names} or 'eval', got {split!r}"
+            x, y = getattr(self.splits, f"x_{split}"), getattr(self.splits, f"y_{split}")
+            transform = self.splits.transform  # per batch, as the training loaders apply it
+        if samples is not None and samples < len(y):
+            generator = torch.Generator().manual_seed(self.config.seed)
+            keep = torch.randperm(len(y), generator=generator)[:samples].sort().values  # (samples,)
+            x, y = x[keep], y[keep]
+        return ArrayLoader(x, y, self.config.batch_size, transform=transform)
 
     def evaluator(self) -> Evaluator:
         return Evaluator(

@@ -10,11 +10,13 @@ re-executes them on the real checkpoints, is checked against the models that hav
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 from pathlib import Path
 
 import nbformat
 import pytest
+import torch
 
 from engine.notebook import open_trained
 from utils.exceptions import CheckpointError
@@ -123,6 +125,40 @@ def test_open_trained_without_a_checkpoint_says_how_to_train_one(tmp_path, monke
         open_trained("perceptron", "latest", "xor", figures_dir=tmp_path)
     with pytest.raises(CheckpointError, match="missing.pt"):
         open_trained("perceptron", str(tmp_path / "missing.pt"), figures_dir=tmp_path)
+
+
+@pytest.fixture(scope="module")
+def smoke_checkpoint(tmp_path_factory):
+    """A perceptron checkpoint of the smoke experiment, trained in a temporary copy."""
+    model = copy_model(model_dirs(REPO_ROOT)["01_perceptron"], tmp_path_factory.mktemp("smoke"))
+    trained = run_script(model, "train.py", "--experiment", "smoke", "--no-wandb")
+    assert trained.returncode == 0, trained.stderr
+    (checkpoint,) = (model / "outputs" / "models" / "smoke").glob("*_final.pt")
+    return checkpoint
+
+
+def test_a_trained_run_scores_as_evaluate_does_and_samples_the_same_examples(
+    smoke_checkpoint, tmp_path
+):
+    run = open_trained("perceptron", str(smoke_checkpoint), figures_dir=tmp_path)
+    assert run.experiment == "smoke" and run.state["path"] == str(smoke_checkpoint)
+    result = run_script(
+        smoke_checkpoint.parents[3], "evaluate.py", "--checkpoint", str(smoke_checkpoint), "--json"
+    )
+    expected = json.loads(result.stdout.strip().splitlines()[-1])
+    assert run.metrics() == {k: expected[k] for k in ("loss", "accuracy", "num_samples")}
+    every = torch.cat([y for _, y in run.loader("test")])
+    assert torch.equal(every, run.splits.y_test)
+    first = [(x.clone(), y.clone()) for x, y in run.loader("test", samples=5)]
+    again = list(run.loader("test", samples=5))
+    assert sum(len(y) for _, y in first) == 5
+    assert all(torch.equal(a[0], b[0]) and torch.equal(a[1], b[1]) for a, b in zip(first, again))
+    run.splits.transform = lambda x: x + 100.0  # the data's own per-batch transform is applied
+    x, _ = next(iter(run.loader("test", samples=5)))
+    assert torch.allclose(x, first[0][0] + 100.0)
+    figures = run.figures()
+    assert {"learning_curves", "confusion_matrix", "decision_boundary"} <= set(figures)
+    assert all(path.parent == tmp_path and path.is_file() for path in figures.values())
 
 
 # ------------------------------------------------------------------------ the models' notebooks
