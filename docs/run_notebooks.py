@@ -71,6 +71,13 @@ NOTEBOOK_NEEDS: dict[str, list[str]] = {
         "python src/train.py --experiment fashion_mnist --visualize --no-wandb",
         "python src/ablations.py",
     ],
+    "07_vgg": [
+        "python src/train.py --experiment cifar10 --no-wandb",
+        "python src/train.py --experiment cifar10_d --no-wandb",
+    ],
+    "08_googlenet": [
+        "python src/train.py --experiment fashion_mnist --no-wandb",
+    ],
     "09_resnet": [
         "python src/train.py --experiment cifar10 --no-wandb",
     ],

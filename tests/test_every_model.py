@@ -55,6 +55,7 @@ REQUIRED_FILES = (
     "src/evaluate.py",
     "requirements.txt",
     "README.md",
+    "notebooks/analysis.ipynb",
 )
 TORCH_PIN = "torch==2.13.0"
 BATCH_SIZE = 16  # samples in the fixed batch (fewer if the training split is smaller)
