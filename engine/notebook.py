@@ -29,7 +29,6 @@ from data_utils import ArrayLoader
 from engine.evaluator import Evaluator
 from engine.workflow import ModelSpec, load_trained, make_plots
 from utils.exceptions import CheckpointError
-from utils.paths import RunPaths
 from utils.registry import model_spec
 
 SHOW_WIDTH = 720  # pixels: a notebook column
@@ -116,20 +115,13 @@ class TrainedRun:
         stored history, the confusion matrix (and decision regions of 2-D data) on ``split``,
         and the model's own plots. Named ``<experiment>_<split>_*.png`` in ``figures_dir``."""
         split = split if self.spec.eval_data is None else "eval"
-        paths = RunPaths(
-            model_dir=self.spec.model_dir,
-            run_name=self.experiment,
-            logs_dir=self.figures_dir,
-            models_dir=self.figures_dir,
-            vis_dir=self.figures_dir,
-        )
         return make_plots(
             self.spec,
             self.model,
             self.evaluator(),
             self.splits,
             self.loader(split),
-            paths,
+            self.figures_dir,
             history=self.history,
             prefix=f"{self.experiment}_{split}",
             scored_split=split,

@@ -704,7 +704,7 @@ def _after_training(spec, args, config, paths, trainer, splits, history) -> None
             trainer.evaluator,
             splits,
             val_loader,
-            paths,
+            paths.vis_dir,
             history=history,
             prefix=f"{config.experiment}_train",
         )
@@ -730,9 +730,9 @@ def _summary(config, paths, trainer, history, final: str | None) -> str:
 
 
 def make_plots(
-    spec, model, evaluator, splits, loader, paths, history=None, prefix="", scored_split=None
+    spec, model, evaluator, splits, loader, vis, history=None, prefix="", scored_split=None
 ) -> dict[str, Path]:
-    """The standard plots (plus the model's own) for one model on one loader.
+    """The standard plots (plus the model's own) for one model on one loader, written to ``vis``.
 
     The confusion matrix is of the loader. The decision boundary of a 2-D model shows the
     training points (at training time, ``scored_split`` None), or, given ``scored_split`` (the
@@ -741,7 +741,6 @@ def make_plots(
     """
     import plotting
 
-    vis = paths.vis_dir
     figures: dict[str, Path] = {}
     if history is not None and history["epoch"]:
         figures["learning_curves"] = plotting.plot_learning_curves(
@@ -945,7 +944,7 @@ def _evaluate(spec: ModelSpec, args: argparse.Namespace) -> int:
             evaluator,
             splits,
             test_loader,
-            paths,
+            paths.vis_dir,
             history=state.get("history"),
             prefix=_eval_prefix(config.experiment, result["trained_on"]),
             scored_split=split,

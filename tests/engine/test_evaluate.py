@@ -166,8 +166,8 @@ def test_the_decision_boundary_shows_the_points_that_were_scored(
     # At training time the training points, and the title says so.
     evaluator = workflow.Evaluator(model)
     loader = splits.loaders(config.batch_size, seed=config.seed)[1]
-    paths = workflow.RunPaths.create(spec.model_dir, config.experiment)
-    workflow.make_plots(spec, model, evaluator, splits, loader, paths, prefix="t")
+    vis = workflow.RunPaths.create(spec.model_dir, config.experiment).vis_dir
+    workflow.make_plots(spec, model, evaluator, splits, loader, vis, prefix="t")
     assert torch.equal(torch.as_tensor(drawn["x"]), splits.x_train)
     assert "(training points)" in drawn["title"]
 
