@@ -142,7 +142,7 @@ def open_trained(
     """A model's trained checkpoint with its config and data, as evaluate.py opens it.
 
     Args:
-        model: The model's name or folder name ("alexnet", "06_alexnet").
+        model: The model's registered name (utils.registry.MODELS), e.g. "alexnet".
         checkpoint: A path, or "best" / "latest" of ``experiment``.
         experiment: The experiment whose checkpoints "best" / "latest" search. A checkpoint
             given by path is always opened with its own experiment's config and data (so a

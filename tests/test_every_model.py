@@ -33,7 +33,7 @@ import numpy as np
 import pytest
 import torch
 
-from data_utils import DATASETS, DatasetSplits, create_data_loaders
+from data_utils import DatasetSplits, create_data_loaders
 from engine.modelio import is_torch_model, set_mode
 from engine.trainer import Trainer
 from engine.workflow import ModelSpec, build_optimizer, load_data
@@ -43,6 +43,7 @@ from utils.modules import REPO_ROOT, load_model_modules, model_dirs
 from utils.registry import MODELS as REGISTRY
 from utils.registry import create_model, model_spec
 from utils.seed import set_random_seed
+from utils.testing import needs_data_files
 
 MODELS = model_dirs()
 REQUIRED_FILES = (
@@ -60,8 +61,6 @@ REQUIRED_FILES = (
 TORCH_PIN = "torch==2.13.0"
 BATCH_SIZE = 16  # samples in the fixed batch (fewer if the training split is smaller)
 STEPS = 30  # training steps on the fixed batch
-# Data sets generated or bundled with a library: they never need files, so never skip.
-LOCAL_DATA_MODULES = ("data_utils.synthetic", "data_utils.tabular")
 # "[YEAR]" or "[HISTORY: ...]", the template's placeholders (documented in its README).
 PLACEHOLDER = re.compile(r"\[([A-Z][A-Z_]+)[]:]")
 TEMPLATE_PLACEHOLDERS = frozenset(
@@ -88,9 +87,7 @@ def load_smoke(name: str) -> tuple[ModelSpec, BaseConfig, DatasetSplits]:
     try:
         splits = load_data(config, None)
     except DataError as err:
-        loader = DATASETS.get(config.dataset)
-        needs_files = loader is not None and loader.__module__ not in LOCAL_DATA_MODULES
-        if needs_files and not os.environ.get("AIFS_DATA_DIR"):
+        if needs_data_files(config.dataset) and not os.environ.get("AIFS_DATA_DIR"):
             pytest.skip(
                 f"{name}: the smoke experiment uses data set {config.dataset!r}, whose files are "
                 f"not in AIFS_DATA_DIR (not set); set it to run this test "

@@ -19,7 +19,6 @@ import nbformat
 import pytest
 import torch
 
-from data_utils import DATASETS
 from engine.notebook import open_trained
 from utils.exceptions import CheckpointError
 from utils.modules import model_dirs
@@ -32,11 +31,10 @@ from utils.notebooks import (
     read_notebook,
 )
 from utils.registry import MODELS, model_config
-from utils.testing import copy_model, run_script
+from utils.testing import copy_model, needs_data_files, run_script
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = Path("notebooks") / "analysis.ipynb"
-LOCAL_DATA = ("data_utils.synthetic", "data_utils.tabular")  # generated or bundled: no files
 WITH_NOTEBOOK = [d for d in model_dirs(REPO_ROOT).values() if (d / NOTEBOOK).is_file()]
 
 
@@ -186,7 +184,7 @@ def test_committed_notebook_is_executed_clean_and_small(model_dir):
 def test_notebook_runs_on_smoke_checkpoints(model_dir, tmp_path):
     name = {folder: key for key, folder in MODELS.items()}[model_dir.name]
     dataset = model_config(name, "smoke").dataset
-    if DATASETS[dataset].__module__ not in LOCAL_DATA and not os.environ.get("AIFS_DATA_DIR"):
+    if needs_data_files(dataset) and not os.environ.get("AIFS_DATA_DIR"):
         pytest.skip(f"{name}'s smoke experiment reads {dataset!r}: set AIFS_DATA_DIR to run it")
     offline = {"AIFS_OFFLINE": "1", "AIFS_CACHE_DIR": str(tmp_path / "cache")}  # no downloads
     model = copy_model(model_dir, tmp_path)

@@ -42,6 +42,18 @@ def pytest_configure(config: pytest.Config) -> None:
     torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 
+# Data sets generated or bundled with a library: they never need files, so tests never skip them.
+LOCAL_DATA_MODULES = ("data_utils.synthetic", "data_utils.tabular")
+
+
+def needs_data_files(dataset: str) -> bool:
+    """Whether a data set of data_utils.DATASETS is read from files (the data directory)."""
+    from data_utils import DATASETS
+
+    loader = DATASETS.get(dataset)
+    return loader is not None and loader.__module__ not in LOCAL_DATA_MODULES
+
+
 def run_script(
     model_dir: Path, script: str, *args: str, timeout: float = 300, env: dict | None = None
 ) -> subprocess.CompletedProcess:
