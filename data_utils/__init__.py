@@ -25,6 +25,7 @@ from data_utils.loaders import (
     epoch_generator,
 )
 from data_utils.registry import DATASETS
+from data_utils.sequences import SequenceTask
 from data_utils.sources import cache_dir, fetch
 from data_utils.splits import (
     load_dataset,
@@ -46,6 +47,7 @@ __all__ = [
     "Loader",
     "RawDataset",
     "SegmentationData",
+    "SequenceTask",
     "Splits",
     "TokenWindows",
     "TrainTransform",

@@ -11,6 +11,7 @@ Use every data set through ``load_dataset(name, seed=..., **options)``, which re
     CharCorpus         the CharCorpus                TokenWindows: (x, y) int64 (B, T)
     GraphData          the GraphData                 FullGraphLoader: {"x", "adj", ..., "mask"}
     SegmentationData   the SegmentationData          ArrayLoader: (image, mask (B, H, W))
+    SequenceTask       the SequenceTask              ArrayLoader: (x, y) sequences (sequences.py)
 
 Most loaders return a RawDataset (N examples with one class each), which load_dataset splits
 and standardises. Text (tiny_shakespeare), graphs (cora, citeseer, karate) and segmentation
@@ -21,15 +22,17 @@ same container.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Callable, Union
 
-from data_utils import graphs, synthetic, tabular, text, vision
+from data_utils import graphs, sequences, synthetic, tabular, text, vision
 from data_utils.base import RawDataset
 from data_utils.graphs import GraphData
+from data_utils.sequences import SequenceTask
 from data_utils.text import CharCorpus
 from data_utils.vision import SegmentationData
 
-AnyDataset = Union[RawDataset, CharCorpus, GraphData, SegmentationData]
+AnyDataset = Union[RawDataset, CharCorpus, GraphData, SegmentationData, SequenceTask]
 
 DATASETS: dict[str, Callable[..., AnyDataset]] = {
     # synthetic 2-D (data_utils/synthetic.py)
@@ -38,6 +41,11 @@ DATASETS: dict[str, Callable[..., AnyDataset]] = {
     "circles": synthetic.load_circles,
     "moons": synthetic.load_moons,
     "spirals": synthetic.load_spirals,
+    # generated sequence problems (data_utils/sequences.py), all -> SequenceTask
+    "adding": sequences.load_adding,
+    "reverse": partial(sequences.load_transduction, "reverse"),
+    "sort": partial(sequences.load_transduction, "sort"),
+    "addition": partial(sequences.load_transduction, "addition"),
     # scikit-learn bundled (data_utils/tabular.py)
     "iris": tabular.load_iris,
     "iris_binary": tabular.load_iris_binary,

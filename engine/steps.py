@@ -143,6 +143,63 @@ def classify(
     return StepOutput(loss, metrics, outputs=pred)
 
 
+def token_metrics(loss: torch.Tensor, n: int) -> dict[str, Mean]:
+    """A language model's metrics from its mean loss over ``n`` predicted tokens (nats each).
+
+    ``loss`` in nats per token and ``bpc``, bits per token (per character for a character model):
+    loss / ln 2. Both are means over tokens, summed over batches by the engine. The perplexity,
+    exp of the mean loss, is not a mean of per-batch values: :class:`Perplexity` computes it.
+    """
+    total = float(loss.detach()) * n
+    return {"loss": Mean(total, n), "bpc": Mean(total / math.log(2), n)}
+
+
+class Perplexity:
+    """exp(mean nats per token) over a whole evaluated set: a SetMetric (see the module docstring).
+
+    It reads the step's ``outputs`` as ``{"nats": sum over the batch, "tokens": count}`` (what
+    :func:`token_metrics`'s caller returns for it), so it is exact over uneven batches and ranks.
+    """
+
+    def __init__(self) -> None:
+        self.nats, self.tokens = 0.0, 0.0
+
+    def update(self, batch: Any, outputs: dict[str, float]) -> None:
+        self.nats += float(outputs["nats"])
+        self.tokens += float(outputs["tokens"])
+
+    def state(self) -> list[float]:
+        return [self.nats, self.tokens]
+
+    def compute(self, states: list[list[float]]) -> dict[str, float]:
+        nats, tokens = (sum(s[i] for s in states) for i in (0, 1))
+        return {"perplexity": math.exp(nats / tokens) if tokens else math.nan}
+
+
+def sample_next(
+    logits: torch.Tensor,
+    generator: torch.Generator,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+) -> torch.Tensor:
+    """Draw one token per row from next-token logits: (B, V) -> int64 (B,).
+
+    ``temperature`` divides the logits (below 1 sharpens, 0 takes the argmax); ``top_k`` keeps
+    only the k most likely tokens. Every random number comes from ``generator``: the same seed
+    gives the same text.
+    """
+    assert logits.dim() == 2, f"expected (B, V) logits, got {tuple(logits.shape)}"
+    assert temperature >= 0, f"temperature must be >= 0, got {temperature}"
+    if temperature == 0:
+        return logits.argmax(dim=1)
+    logits = logits.float() / temperature
+    if top_k is not None and top_k < logits.shape[1]:
+        kth = logits.topk(top_k, dim=1).values[:, -1:]  # (B, 1): the k-th largest logit
+        logits = logits.masked_fill(logits < kth, -math.inf)
+    probs = logits.softmax(dim=1)  # (B, V)
+    return torch.multinomial(probs, 1, generator=generator).squeeze(1)
+
+
 class StepModule(torch.nn.Module):
     """``forward(batch)`` is the model's step: the module DDP wraps and the loops call.
 
