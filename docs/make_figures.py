@@ -125,6 +125,20 @@ FIGURES_BY_MODEL: dict[str, list[Figure]] = {
     "09_resnet": [
         Figure("python src/degradation.py", "degradation.png", "degradation.png"),
     ],
+    "10_rnn": [
+        Figure(
+            "python src/evaluate.py --checkpoint latest --experiment adding_200 --visualize",
+            "adding_200_eval_gradients.png",
+            "adding_200_gradients.png",
+            needs="python src/train.py --experiment adding_200 --no-wandb",
+        ),
+    ],
+    "11_lstm": [
+        Figure("python src/compare.py adding", "adding.png", "adding.png"),
+    ],
+    "12_gru": [
+        Figure("python src/compare.py lstm rnn", "mnist1d.png", "compare_mnist1d.png"),
+    ],
 }
 
 

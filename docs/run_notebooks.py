@@ -81,6 +81,22 @@ NOTEBOOK_NEEDS: dict[str, list[str]] = {
     "09_resnet": [
         "python src/train.py --experiment cifar10 --no-wandb",
     ],
+    "10_rnn": [
+        "python src/train.py --experiment mnist1d --no-wandb",
+        "python src/train.py --experiment shakespeare --no-wandb",
+        "python src/train.py --experiment adding_20 --no-wandb",
+        "python src/train.py --experiment adding_50 --no-wandb",
+        "python src/train.py --experiment adding_100 --no-wandb",
+        "python src/train.py --experiment adding_200 --no-wandb",
+    ],
+    "11_lstm": [
+        "python src/train.py --experiment shakespeare --no-wandb",
+        "python src/train.py --experiment mnist1d --no-wandb",
+        "python src/compare.py adding",
+    ],
+    "12_gru": [
+        "python src/train.py --experiment mnist1d --no-wandb",
+    ],
 }
 
 

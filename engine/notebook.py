@@ -76,6 +76,11 @@ class TrainedRun:
                 class order (CIFAR-10's) would otherwise give its first class only.
         """
         transform = None  # the cues of eval_data are the model's inputs as they are
+        if split != "eval" and not hasattr(self.splits, f"x_{split}"):
+            # A token stream or a graph: its own loaders (test = val for a CharCorpus).
+            assert samples is None, f"samples= needs arrays of examples, not {self.splits.name}"
+            loaders = self.splits.loaders(self.config.batch_size, seed=self.config.seed)
+            return dict(zip(("train", "val", "test"), loaders))[split]
         if split == "eval":
             assert self.spec.eval_data is not None, f"{self.spec.name} has no evaluation data"
             x, y = self.spec.eval_data(self.model, self.config, self.splits)
@@ -83,7 +88,7 @@ class TrainedRun:
             names = ("train", "val", "test")
             assert split in names, f"split must be one of {names} or 'eval', got {split!r}"
             x, y = getattr(self.splits, f"x_{split}"), getattr(self.splits, f"y_{split}")
-            transform = self.splits.transform  # per batch, as the training loaders apply it
+            transform = getattr(self.splits, "transform", None)  # per batch, as in training
         if samples is not None and samples < len(y):
             generator = torch.Generator().manual_seed(self.config.seed)
             keep = torch.randperm(len(y), generator=generator)[:samples].sort().values  # (samples,)

@@ -35,6 +35,7 @@ import torch
 
 from data_utils import DatasetSplits, create_data_loaders
 from engine.modelio import is_torch_model, set_mode
+from engine.steps import as_float
 from engine.trainer import Trainer
 from engine.workflow import ModelSpec, build_optimizer, load_data
 from utils.config import BaseConfig, load_config, load_experiments
@@ -140,6 +141,12 @@ def new_model(spec: ModelSpec, config: BaseConfig, splits: DatasetSplits) -> Any
     return spec.create_model(config, splits)
 
 
+def has_own_step(model: Any) -> bool:
+    """A torch model that says itself how a batch becomes a loss (engine/steps.py): tested
+    through its step, since its forward may need more than x (a decoder reads the targets)."""
+    return is_torch_model(model) and hasattr(model, "step")
+
+
 def as_array(value: Any) -> np.ndarray:
     if isinstance(value, torch.Tensor):
         return value.detach().float().cpu().numpy()
@@ -221,10 +228,15 @@ def test_spec_describes_this_folder(name):
 @parametrize_models
 def test_forward_keeps_the_batch_dimension_and_is_finite(name, smoke):
     spec, config, splits = smoke(name)
-    x, _ = fixed_batch(config, splits)
+    x, y = fixed_batch(config, splits)
     model = new_model(spec, config, splits)
     set_mode(model, training=False)
     with torch.no_grad():
+        if has_own_step(model):  # batch -> loss and metrics (a decoder needs more than x)
+            out = model.step((x, y))
+            losses = [out.loss, *(as_float(m.total) / m.count for m in out.metrics.values())]
+            assert all(math.isfinite(float(v)) for v in losses), f"NaN or Inf in {out.metrics}"
+            return
         out = model(x) if is_torch_model(model) else model.forward(x.numpy())
     for array in outputs_of(out):
         assert array.shape[:1] == (len(x),), f"output {array.shape} lost the batch of {len(x)}"
@@ -254,6 +266,8 @@ def test_training_steps_on_a_fixed_batch_lower_the_loss(name, smoke):
         set_mode(model, training=True)
         with torch.no_grad(), torch.random.fork_rng(devices=[]):
             torch.manual_seed(config.seed)
+            if has_own_step(model):
+                return float(model.step((x, y)).loss)
             return float(trainer.criterion(model(x), y))
 
     loss_before = batch_loss() if loss_decreases else None

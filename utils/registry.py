@@ -38,6 +38,9 @@ MODELS: dict[str, str] = {
     "vgg": "07_vgg",
     "googlenet": "08_googlenet",
     "resnet": "09_resnet",
+    "rnn": "10_rnn",
+    "lstm": "11_lstm",
+    "gru": "12_gru",
 }
 
 

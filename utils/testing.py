@@ -216,8 +216,9 @@ def fixed_batch_losses(
     model = spec.create_model(config, splits)
     step = step_of(model, spec.create_criterion(config))
     x, y = splits.x_train, splits.y_train
-    if splits.transform is not None:
-        x = splits.transform(x)
+    transform = getattr(splits, "transform", None)  # images: uint8 -> float (sequences: none)
+    if transform is not None:
+        x = transform(x)
     optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
     losses = []
     for _ in range(steps):
