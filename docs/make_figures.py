@@ -139,6 +139,10 @@ FIGURES_BY_MODEL: dict[str, list[Figure]] = {
     "12_gru": [
         Figure("python src/compare.py lstm rnn", "mnist1d.png", "compare_mnist1d.png"),
     ],
+    "13_seq2seq": [],  # its key figure is the side-by-side in 14_attention's README
+    "14_attention": [
+        Figure("python src/compare.py", "compare_reverse.png", "compare_reverse.png"),
+    ],
 }
 
 

@@ -97,6 +97,12 @@ NOTEBOOK_NEEDS: dict[str, list[str]] = {
     "12_gru": [
         "python src/train.py --experiment mnist1d --no-wandb",
     ],
+    "13_seq2seq": [
+        "python src/train.py --experiment reverse --no-wandb",
+    ],
+    "14_attention": [
+        "python src/train.py --experiment reverse --no-wandb",
+    ],
 }
 
 

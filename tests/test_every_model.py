@@ -33,7 +33,7 @@ import numpy as np
 import pytest
 import torch
 
-from data_utils import DatasetSplits, create_data_loaders
+from data_utils import DatasetSplits
 from engine.modelio import is_torch_model, set_mode
 from engine.steps import as_float
 from engine.trainer import Trainer
@@ -132,7 +132,7 @@ def one_thread():
 def fixed_batch(config: BaseConfig, splits: DatasetSplits) -> tuple[torch.Tensor, torch.Tensor]:
     """The first shuffled training batch, transformed as the Trainer sees it."""
     size = min(BATCH_SIZE, len(splits.y_train))
-    train_loader, _, _ = create_data_loaders(splits, size, seed=config.seed)
+    train_loader, _, _ = splits.loaders(size, seed=config.seed)  # any Splits (data_utils.base)
     return next(iter(train_loader))
 
 

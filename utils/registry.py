@@ -41,6 +41,8 @@ MODELS: dict[str, str] = {
     "rnn": "10_rnn",
     "lstm": "11_lstm",
     "gru": "12_gru",
+    "seq2seq": "13_seq2seq",
+    "attention": "14_attention",
 }
 
 
