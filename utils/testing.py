@@ -165,6 +165,45 @@ def train_in_memory(
     return model, splits, history
 
 
+def metrics_after_training(name: str, experiment: str, **changes: Any) -> dict[str, float]:
+    """Train a registered model in memory (``utils.registry.create_model`` with ``changes``) and
+    return every metric it reports on its test split: a model's "it learns" test in one line."""
+    import torch
+
+    from engine.evaluator import Evaluator
+    from engine.trainer import Trainer
+    from engine.workflow import build_optimizer
+    from utils.registry import create_model, model_spec
+
+    model, config, splits = create_model(name, experiment, **changes)
+    train, val, test = splits.loaders(config.batch_size, seed=config.seed)
+    criterion = model_spec(name).create_criterion(config)
+    optimizer = build_optimizer(config, model)
+    Trainer(model, optimizer, criterion, torch.device("cpu"), config).train(train, val)
+    return Evaluator(model, criterion).evaluate(test)
+
+
+def assert_beam_search_is_exact(net: Any, src: Any, vocab_size: int) -> None:
+    """The oracle of a decoder's beam search (13_seq2seq's, and every model that reuses it):
+    greedy decoding equals a beam of one, and over two output tokens a beam as wide as the
+    vocabulary is exhaustive, so it must find the most likely pair of all V x V (a pair that
+    starts with EOS is EOS then PAD), scored by the model's own ``sequence_log_prob``."""
+    import pytest
+    import torch
+
+    from data_utils.sequences import EOS, PAD
+
+    assert torch.equal(net.beam_search(src, 1, 13), net.generate(src, beam_size=1))
+    best = net.beam_search(src, vocab_size, 2)  # (B, 2)
+    pairs = torch.cartesian_prod(torch.arange(vocab_size), torch.arange(vocab_size))  # (V^2, 2)
+    pairs = pairs[(pairs != PAD).all(1) | (pairs[:, 0] == EOS)]
+    pairs[pairs[:, 0] == EOS, 1] = PAD
+    for row in range(len(src)):
+        scores = net.sequence_log_prob(src[row].repeat(len(pairs), 1), pairs)
+        found = net.sequence_log_prob(src[row : row + 1], best[row : row + 1])
+        assert found.item() == pytest.approx(scores.max().item(), abs=1e-5)
+
+
 def accuracy_on_test(model: Any, splits: DatasetSplits) -> float:
     """The model's accuracy on the whole test split, read as evaluate.py reads it."""
     from data_utils import ArrayLoader

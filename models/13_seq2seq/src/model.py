@@ -261,19 +261,22 @@ def reorder_state(state: Any, index: Tensor) -> Any:
     return state[index]
 
 
-def create_model(config: Any, splits: Any) -> Seq2Seq:
-    """The encoder-decoder for a transduction task (the ModelSpec hook)."""
-    facts = splits.facts()
-    model = Seq2Seq(
-        vocab_size=len(facts["vocabulary"]),
+def model_options(config: Any, splits: Any) -> dict[str, Any]:
+    """The sizes an encoder-decoder takes from its config and its task (14_attention's too)."""
+    return dict(
+        vocab_size=len(splits.facts()["vocabulary"]),
         embed_size=config.embed_size,
         hidden_size=config.hidden_size,
         num_layers=config.num_layers,
         dropout=config.dropout,
-        reverse=config.reverse_source,
         forget_bias=config.forget_bias,
-        max_target=splits.y_train.shape[1] - 2,
+        max_target=splits.y_train.shape[1] - 2,  # targets are BOS, the string, EOS
     )
+
+
+def create_model(config: Any, splits: Any) -> Seq2Seq:
+    """The encoder-decoder for a transduction task (the ModelSpec hook)."""
+    model = Seq2Seq(reverse=config.reverse_source, **model_options(config, splits))
     model.beam_size = config.beam_size  # how evaluation decodes (1: greedy)
     return model
 

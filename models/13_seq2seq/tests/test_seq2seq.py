@@ -9,12 +9,15 @@ import torch
 
 from data_utils import load_dataset
 from data_utils.sequences import BOS, EOS, PAD, encode
-from engine.evaluator import Evaluator
-from engine.trainer import Trainer
-from engine.workflow import build_optimizer
 from utils.config import load_config
-from utils.registry import create_model, model_modules, model_spec
-from utils.testing import assert_config_error, fixed_batch_losses, train_and_evaluate_smoke
+from utils.registry import model_modules, model_spec
+from utils.testing import (
+    assert_beam_search_is_exact,
+    assert_config_error,
+    fixed_batch_losses,
+    metrics_after_training,
+    train_and_evaluate_smoke,
+)
 
 MODEL_DIR = Path(__file__).resolve().parents[1]
 mods = model_modules("seq2seq")
@@ -52,18 +55,7 @@ def test_padding_never_changes_the_summary_nor_the_decoding():
 def test_greedy_is_a_beam_of_one_and_a_full_beam_is_an_exact_search():
     net = make_net()
     src = sources("1234", "55", "9081726354")
-    greedy = net.generate(src, beam_size=1)
-    assert torch.equal(net.beam_search(src, 1, 13), greedy)
-    # Over two output tokens a beam as wide as the vocabulary is exhaustive: it must find the
-    # most likely pair of all 14 x 14 (a pair starting with EOS is EOS then PAD).
-    best = net.beam_search(src, 14, 2)  # (B, 2)
-    pairs = torch.cartesian_prod(torch.arange(14), torch.arange(14))  # (196, 2)
-    pairs = pairs[(pairs != PAD).all(1) | (pairs[:, 0] == EOS)]
-    pairs[pairs[:, 0] == EOS, 1] = PAD
-    for row in range(len(src)):
-        scores = net.sequence_log_prob(src[row].repeat(len(pairs), 1), pairs)
-        found = net.sequence_log_prob(src[row : row + 1], best[row : row + 1])
-        assert found.item() == pytest.approx(scores.max().item(), abs=1e-5)
+    assert_beam_search_is_exact(net, src, vocab_size=14)
 
 
 def test_exact_match_reads_up_to_the_first_eos_and_buckets_by_source_length():
@@ -88,7 +80,7 @@ def test_the_loss_falls_on_a_fixed_batch():
 
 def test_reversal_is_learned_on_short_strings():
     """Lengths 3 to 6, 2,000 strings, 10 epochs: exact match above 0.9 on unseen strings."""
-    model, config, splits = create_model(
+    metrics = metrics_after_training(
         "seq2seq",
         "smoke",
         epochs=10,
@@ -98,10 +90,6 @@ def test_reversal_is_learned_on_short_strings():
         lr=0.01,
         data_options={"min_length": 3, "max_length": 6, "train_size": 2000, "test_size": 300},
     )
-    train, val, test = splits.loaders(config.batch_size, seed=config.seed)
-    trainer = Trainer(model, build_optimizer(config, model), None, torch.device("cpu"), config)
-    trainer.train(train, val)
-    metrics = Evaluator(model).evaluate(test)
     assert metrics["exact_match"] > 0.9, metrics
 
 

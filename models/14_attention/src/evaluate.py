@@ -3,7 +3,8 @@
     python src/evaluate.py --checkpoint latest --experiment reverse --json
 
 The test strings are generated again from the seed stored in the checkpoint: exactly the split
-that training held out. --json prints the metrics as the last line of stdout.
+that training held out. --json prints the metrics as the last line of stdout. The attention
+weights of a few strings are drawn by compare.py and by the notebook.
 """
 
 import sys

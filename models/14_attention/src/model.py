@@ -88,25 +88,17 @@ class AdditiveAttention(nn.Module):
 class AttentionSeq2Seq(seq2seq.Seq2Seq):
     """13's encoder-decoder with a bidirectional encoder and an attending decoder.
 
-    Args: as Seq2Seq (``reverse`` is not used: the backward encoder reads the source backwards),
-        plus ``attention_size``, the alignment model's hidden size.
+    Args:
+        attention_size: The alignment model's hidden size.
+        options: Seq2Seq's arguments but ``reverse`` (the backward encoder reads the source
+            backwards; 13_seq2seq's ``model_options`` gives them from a config).
     """
 
-    def __init__(
-        self,
-        vocab_size: int,
-        embed_size: int,
-        hidden_size: int,
-        num_layers: int,
-        dropout: float,
-        forget_bias: float,
-        max_target: int,
-        attention_size: int,
-    ) -> None:
-        super().__init__(
-            vocab_size, embed_size, hidden_size, num_layers, dropout, False, forget_bias, max_target
-        )
-        cells = lstm.lstm_cells(forget_bias)
+    def __init__(self, attention_size: int, **options: Any) -> None:
+        super().__init__(reverse=False, **options)
+        hidden_size, embed_size = options["hidden_size"], options["embed_size"]
+        num_layers, dropout = options["num_layers"], options["dropout"]
+        cells = lstm.lstm_cells(options["forget_bias"])
         annotation = 2 * hidden_size  # forward and backward state side by side
         self.encoder_backward = rnn.RecurrentStack(
             cells, embed_size, hidden_size, num_layers, dropout
@@ -117,7 +109,7 @@ class AttentionSeq2Seq(seq2seq.Seq2Seq):
         )
         self.attention = AdditiveAttention(hidden_size, annotation, attention_size)
         self.init_state = nn.Linear(hidden_size, hidden_size)  # W_s: s_0 = tanh(W_s h_1 back)
-        self.head = nn.Linear(hidden_size + annotation + embed_size, vocab_size)
+        self.head = nn.Linear(hidden_size + annotation + embed_size, options["vocab_size"])
         self.num_layers = num_layers
         self.attention_maps: list[Tensor] | None = None  # set to [] to record alpha per step
 
@@ -159,17 +151,8 @@ class AttentionSeq2Seq(seq2seq.Seq2Seq):
 
 def create_model(config: Any, splits: Any) -> AttentionSeq2Seq:
     """The attention encoder-decoder for a transduction task (the ModelSpec hook)."""
-    facts = splits.facts()
-    model = AttentionSeq2Seq(
-        vocab_size=len(facts["vocabulary"]),
-        embed_size=config.embed_size,
-        hidden_size=config.hidden_size,
-        num_layers=config.num_layers,
-        dropout=config.dropout,
-        forget_bias=config.forget_bias,
-        max_target=splits.y_train.shape[1] - 2,
-        attention_size=config.attention_size,
-    )
+    options = seq2seq.model_options(config, splits)
+    model = AttentionSeq2Seq(attention_size=config.attention_size, **options)
     model.beam_size = config.beam_size  # how evaluation decodes (1: greedy)
     return model
 
