@@ -204,6 +204,86 @@ def assert_beam_search_is_exact(net: Any, src: Any, vocab_size: int) -> None:
         assert found.item() == pytest.approx(scores.max().item(), abs=1e-5)
 
 
+def trainer_for(make_model: Any, cfg: Any, steps_per_epoch: int = 1) -> Any:
+    """A Trainer as a fresh process builds it: RNGs drawn anywhere, then seeded, then the model
+    (``make_model()``), its optimizer(s) and scheduler from ``cfg``; in memory, no criterion."""
+    import random
+
+    import numpy as np
+    import torch
+
+    from engine.trainer import Trainer
+    from engine.workflow import build_optimizer, build_scheduler
+    from utils.seed import set_random_seed
+
+    random.random(), np.random.rand(), torch.rand(3)
+    set_random_seed(cfg.seed)
+    model = make_model()
+    optimizer = build_optimizer(cfg, model)
+    scheduler = build_scheduler(cfg, optimizer, steps_per_epoch)
+    return Trainer(model, optimizer, None, torch.device("cpu"), cfg, scheduler)
+
+
+def same(a: Any, b: Any, where: str = "state") -> None:
+    """Bit-identical nested structures of tensors and plain values."""
+    import math
+
+    import torch
+
+    if isinstance(a, torch.Tensor):
+        assert torch.equal(a, b), where
+    elif isinstance(a, dict):
+        assert a.keys() == b.keys(), where
+        for key in a:
+            same(a[key], b[key], f"{where}[{key!r}]")
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b)):
+            same(x, y, f"{where}[{i}]")
+    elif isinstance(a, float) and math.isnan(a):
+        assert isinstance(b, float) and math.isnan(b), where
+    else:
+        assert a == b, f"{where}: {a!r} != {b!r}"
+
+
+def assert_resumes_exactly(
+    make_model: Any, cfg: Any, loaders: Any, stop_at: int, tmp_path: Path, steps: int = 1
+) -> Any:
+    """Resume parity: train straight; train to optimizer step ``stop_at`` (as a signal would
+    stop it), save, resume in a new trainer: weights, optimizer state and history identical.
+
+    Args:
+        make_model: Builds a fresh model (called after seeding).
+        cfg: The run's config (a BaseConfig or a model's config).
+        loaders: Returns fresh ``(train, val)`` loaders.
+        stop_at: The optimizer step of the interruption (mid-epoch is the hard case).
+        tmp_path: Where the interrupt checkpoint goes.
+        steps: Optimizer steps per epoch, for per-step schedules.
+
+    Returns:
+        The trainer that ran straight through.
+    """
+    import dataclasses
+
+    from engine.checkpoint import CheckpointManager, load_checkpoint
+    from engine.modelio import model_state
+
+    straight = trainer_for(make_model, cfg, steps)
+    straight.train(*loaders())
+    first = trainer_for(make_model, cfg, steps)
+    first.config = dataclasses.replace(cfg, max_steps=stop_at)  # stopped, as by a signal
+    first.train(*loaders())
+    assert first.global_step == stop_at
+    path = CheckpointManager(tmp_path, "run").save(first.state_dict(), kind="interrupt")
+    resumed = trainer_for(make_model, cfg, steps)
+    resumed.load_state_dict(load_checkpoint(path))
+    resumed.train(*loaders())
+    same(model_state(resumed.model), model_state(straight.model), "weights")
+    same(resumed.state_dict()["optimizer_state"], straight.state_dict()["optimizer_state"])
+    same(resumed.history, straight.history, "history")
+    return straight
+
+
 def accuracy_on_test(model: Any, splits: DatasetSplits) -> float:
     """The model's accuracy on the whole test split, read as evaluate.py reads it."""
     from data_utils import ArrayLoader

@@ -10,24 +10,17 @@ detection-shaped batch (images and a variable list of boxes) with a metric of th
 from __future__ import annotations
 
 import math
-import random
 
-import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from data_utils import ArrayLoader, ListTargetLoader, load_dataset
-from engine.checkpoint import CheckpointManager, load_checkpoint
 from engine.evaluator import Evaluator
-from engine.modelio import model_state
 from engine.steps import Mean, StepOutput
-from engine.trainer import Trainer
-from engine.workflow import build_optimizer, build_scheduler
 from utils.config import BaseConfig
-from utils.seed import set_random_seed
-from utils.testing import needs_data
+from utils.testing import assert_resumes_exactly, needs_data, trainer_for
 
 
 def config(**changes) -> BaseConfig:
@@ -35,52 +28,6 @@ def config(**changes) -> BaseConfig:
     cfg = BaseConfig(**{**base, **changes})
     cfg.validate()
     return cfg
-
-
-def trainer_for(make_model, cfg: BaseConfig, steps_per_epoch: int = 1) -> Trainer:
-    """A fresh process: RNGs anywhere, then seeded, then the model and its optimizer(s)."""
-    random.random(), np.random.rand(), torch.rand(3)
-    set_random_seed(cfg.seed)
-    model = make_model()
-    optimizer = build_optimizer(cfg, model)
-    scheduler = build_scheduler(cfg, optimizer, steps_per_epoch)
-    return Trainer(model, optimizer, None, torch.device("cpu"), cfg, scheduler)
-
-
-def same(a, b, where="state") -> None:
-    """Bit-identical nested structures of tensors and plain values."""
-    if isinstance(a, torch.Tensor):
-        assert torch.equal(a, b), where
-    elif isinstance(a, dict):
-        assert a.keys() == b.keys(), where
-        for key in a:
-            same(a[key], b[key], f"{where}[{key!r}]")
-    elif isinstance(a, (list, tuple)):
-        assert len(a) == len(b), where
-        for i, (x, y) in enumerate(zip(a, b)):
-            same(x, y, f"{where}[{i}]")
-    elif isinstance(a, float) and math.isnan(a):
-        assert isinstance(b, float) and math.isnan(b), where
-    else:
-        assert a == b, f"{where}: {a!r} != {b!r}"
-
-
-def assert_resumes_exactly(make_model, cfg, loaders, stop_at: int, tmp_path, steps=1) -> Trainer:
-    """Train straight; train to step ``stop_at``, save, resume in a new trainer: identical."""
-    straight = trainer_for(make_model, cfg, steps)
-    straight.train(*loaders())
-    first = trainer_for(make_model, cfg, steps)
-    first.config = BaseConfig(**{**vars(cfg), "max_steps": stop_at})  # stopped, as by a signal
-    first.train(*loaders())
-    assert first.global_step == stop_at
-    path = CheckpointManager(tmp_path, "run").save(first.state_dict(), kind="interrupt")
-    resumed = trainer_for(make_model, cfg, steps)
-    resumed.load_state_dict(load_checkpoint(path))
-    resumed.train(*loaders())
-    same(model_state(resumed.model), model_state(straight.model), "weights")
-    same(resumed.state_dict()["optimizer_state"], straight.state_dict()["optimizer_state"])
-    same(resumed.history, straight.history, "history")
-    return straight
 
 
 # ------------------------------------------------------------------- character language model

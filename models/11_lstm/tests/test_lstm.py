@@ -10,14 +10,15 @@ import pytest
 import torch
 
 from data_utils.sequences import adding_examples, load_adding
-from engine.checkpoint import CheckpointManager, load_checkpoint
-from engine.modelio import model_state
-from engine.trainer import Trainer
-from engine.workflow import build_optimizer, build_scheduler
 from utils.config import load_config
 from utils.registry import model_modules
-from utils.seed import set_random_seed
-from utils.testing import assert_config_error, copy_model, load_script, train_and_evaluate_smoke
+from utils.testing import (
+    assert_config_error,
+    assert_resumes_exactly,
+    copy_model,
+    load_script,
+    train_and_evaluate_smoke,
+)
 
 MODEL_DIR = Path(__file__).resolve().parents[1]
 mods = model_modules("lstm")
@@ -188,34 +189,12 @@ def test_training_resumes_exactly_from_a_checkpoint(tmp_path):
     cfg = config(max_steps=None, epochs=2, hidden_size=8, num_layers=2, dropout=0.2)
     cfg = dataclasses.replace(cfg, monitor="val_loss", monitor_mode="min")
 
-    def trainer(max_steps=None) -> Trainer:
-        torch.rand(3)  # a process that drew random numbers before the seed
-        set_random_seed(cfg.seed)
-        model = m.create_model(cfg, task)
-        optimizer = build_optimizer(cfg, model)
-        run_cfg = dataclasses.replace(cfg, max_steps=max_steps)
-        return Trainer(
-            model, optimizer, None, torch.device("cpu"), run_cfg, build_scheduler(cfg, optimizer)
-        )
-
     def loaders():
         train, val, _ = task.loaders(cfg.batch_size, seed=cfg.seed)
         return train, val
 
-    straight = trainer()
-    straight.train(*loaders())
-    first = trainer(max_steps=5)  # mid-epoch 2 (4 steps per epoch)
-    first.train(*loaders())
-    assert first.global_step == 5
-    path = CheckpointManager(tmp_path, "run").save(first.state_dict(), kind="interrupt")
-    resumed = trainer()
-    resumed.load_state_dict(load_checkpoint(path))
-    resumed.train(*loaders())
-    mine, theirs = model_state(resumed.model), model_state(straight.model)
-    assert mine.keys() == theirs.keys()
-    for key in mine:
-        assert torch.equal(mine[key], theirs[key]), key
-    assert resumed.history["val_loss"] == straight.history["val_loss"]
+    # Stopped at step 5, mid-epoch 2 (4 steps per epoch), then resumed from its checkpoint.
+    assert_resumes_exactly(lambda: m.create_model(cfg, task), cfg, loaders, 5, tmp_path)
 
 
 # ------------------------------------------------------------------------- config, end to end
