@@ -143,6 +143,10 @@ FIGURES_BY_MODEL: dict[str, list[Figure]] = {
     "14_attention": [
         Figure("python src/compare.py", "compare_reverse.png", "compare_reverse.png"),
     ],
+    "15_transformer": [
+        Figure("python src/compare.py", "compare_reverse.png", "compare_reverse.png"),
+    ],
+    "16_gpt": [],  # its numbers are tables (README): validation loss, speed levers
 }
 
 

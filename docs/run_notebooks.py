@@ -103,6 +103,12 @@ NOTEBOOK_NEEDS: dict[str, list[str]] = {
     "14_attention": [
         "python src/train.py --experiment reverse --no-wandb",
     ],
+    "15_transformer": [
+        "python src/train.py --experiment reverse --no-wandb",
+    ],
+    "16_gpt": [
+        "python src/train.py --experiment shakespeare --no-wandb",
+    ],
 }
 
 

@@ -354,7 +354,7 @@ class Trainer:
         if self.config.grad_clip:
             torch.nn.utils.clip_grads_with_norm_(self.params, self.config.grad_clip, grad_check)
         self.optimizer.step()
-        if self.per_step_scheduler:  # warm-up and cosine move with every step
+        if self.per_step_scheduler and self.scheduler is not None:  # moves with every step
             self.scheduler.step()
         return {"stepped": True, "metrics": metrics, "grad_norms": grad_norms}
 

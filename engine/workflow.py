@@ -404,10 +404,12 @@ def build_scheduler(
 ) -> Any | None:
     """The LR scheduler named by ``config.scheduler``.
 
-    "step", "cosine" and "plateau" are stepped once per epoch; "warmup_cosine" once per optimizer
-    step (utils.config.PER_STEP_SCHEDULERS): a linear warm-up from lr / warmup_steps to lr over
-    ``warmup_steps`` steps, then a cosine decay to ``min_lr_ratio * lr`` at the run's last step
-    (``max_steps``, else ``epochs * steps_per_epoch``).
+    "step", "cosine" and "plateau" are stepped once per epoch; the "warmup_" two once per
+    optimizer step (utils.config.PER_STEP_SCHEDULERS). Both rise linearly from lr / warmup_steps
+    to lr over ``warmup_steps`` steps; then "warmup_cosine" decays along a cosine to
+    ``min_lr_ratio * lr`` at the run's last step (``max_steps``, else ``epochs *
+    steps_per_epoch``), and "warmup_inverse_sqrt" as 1 / sqrt(step), the Transformer's eq. 3
+    (Vaswani et al. 2017) with ``lr`` its peak, which needs no run length.
     """
     if not isinstance(optimizer, torch.optim.Optimizer) or config.scheduler == "none":
         return None
@@ -415,6 +417,10 @@ def build_scheduler(
         total = config.max_steps or config.epochs * steps_per_epoch
         return torch.optim.lr_scheduler.LambdaLR(
             optimizer, partial(warmup_cosine, config.warmup_steps, total, config.min_lr_ratio)
+        )
+    if config.scheduler == "warmup_inverse_sqrt":
+        return torch.optim.lr_scheduler.LambdaLR(
+            optimizer, partial(warmup_inverse_sqrt, config.warmup_steps)
         )
     if config.scheduler == "step":
         return torch.optim.lr_scheduler.StepLR(optimizer, config.step_size, gamma=config.gamma)
@@ -431,6 +437,19 @@ def warmup_cosine(warmup: int, total: int, floor: float, step: int) -> float:
         return (step + 1) / warmup
     progress = min(1.0, (step - warmup) / max(1, total - warmup))
     return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def warmup_inverse_sqrt(warmup: int, step: int) -> float:
+    """The lr multiplier after ``step`` optimizer steps: min(s / warmup, sqrt(warmup / s)).
+
+    With s = step + 1 (the step being taken), this is eq. 3 of "Attention Is All You Need",
+    d_model^-0.5 * min(s^-0.5, s * warmup^-1.5), divided by its peak d_model^-0.5 *
+    warmup^-0.5: a linear rise to 1 at s = warmup, then a decay as 1 / sqrt(s).
+    """
+    s = step + 1
+    if warmup == 0:
+        return s**-0.5
+    return min(s / warmup, (warmup / s) ** 0.5)
 
 
 def apply_threads(config: Any) -> None:

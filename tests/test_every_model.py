@@ -131,7 +131,8 @@ def one_thread():
 
 def fixed_batch(config: BaseConfig, splits: DatasetSplits) -> tuple[torch.Tensor, torch.Tensor]:
     """The first shuffled training batch, transformed as the Trainer sees it."""
-    size = min(BATCH_SIZE, len(splits.y_train))
+    # Arrays: at most the training set. A token stream (CharCorpus) draws windows at any size.
+    size = min(BATCH_SIZE, len(splits.y_train)) if hasattr(splits, "y_train") else BATCH_SIZE
     train_loader, _, _ = splits.loaders(size, seed=config.seed)  # any Splits (data_utils.base)
     return next(iter(train_loader))
 

@@ -476,10 +476,11 @@ def config_from_dict(config_cls: type[ConfigT], data: Mapping[str, Any]) -> Conf
 
 # The names a config may give; model configs use the aliases instead of repeating the Literals.
 OptimizerName = Literal["sgd", "adam", "adamw", "none"]
-SchedulerName = Literal["none", "step", "cosine", "plateau", "warmup_cosine"]
+SchedulerName = Literal["none", "step", "cosine", "plateau", "warmup_cosine", "warmup_inverse_sqrt"]
 OPTIMIZERS = get_args(OptimizerName)
 SCHEDULERS = get_args(SchedulerName)
-PER_STEP_SCHEDULERS = ("warmup_cosine",)  # stepped after every optimizer step, not every epoch
+# Stepped after every optimizer step, not every epoch.
+PER_STEP_SCHEDULERS = ("warmup_cosine", "warmup_inverse_sqrt")
 MONITOR_MODES = ("max", "min")
 NAN_POLICIES = ("stop", "skip")
 PRECISIONS = ("fp32", "bf16")
@@ -522,11 +523,11 @@ class BaseConfig:
     optimizer_impl: Literal["default", "foreach", "fused"] = "default"
     momentum: float = 0.0  # SGD momentum in [0, 1); 0 = plain gradient descent as in the papers
     weight_decay: float = 0.0  # L2 penalty coefficient (decoupled for adamw); 0 = none
-    # lr schedule: "step", "cosine" and "plateau" per epoch; "warmup_cosine" per optimizer step
+    # lr schedule: "step", "cosine" and "plateau" per epoch; the "warmup_" two per optimizer step
     # (linear warm-up over warmup_steps, then cosine decay to min_lr_ratio * lr at the last step,
     # max_steps or epochs x steps per epoch: the transformers' schedule).
     scheduler: SchedulerName = "none"
-    warmup_steps: int = 0  # optimizer steps of linear warm-up for "warmup_cosine"
+    warmup_steps: int = 0  # optimizer steps of linear warm-up for the two "warmup_" schedules
     min_lr_ratio: float = 0.0  # "warmup_cosine" decays to this fraction of lr, in [0, 1]
     step_size: int = 10  # epochs between lr decays for the "step" scheduler
     gamma: float = 0.1  # lr multiplier at each "step" decay / "plateau" reduction, in (0, 1]

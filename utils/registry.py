@@ -43,6 +43,8 @@ MODELS: dict[str, str] = {
     "gru": "12_gru",
     "seq2seq": "13_seq2seq",
     "attention": "14_attention",
+    "transformer": "15_transformer",
+    "gpt": "16_gpt",
 }
 
 

@@ -119,6 +119,19 @@ def test_warmup_cosine_rises_linearly_then_decays_to_the_floor():
     assert values[13] == pytest.approx(0.1)  # past the end it stays at the floor
 
 
+def test_warmup_inverse_sqrt_is_the_transformers_eq_3_scaled_to_its_peak():
+    from engine.workflow import warmup_inverse_sqrt
+
+    d_model, warmup = 512, 4000  # the paper's base model
+    peak = d_model**-0.5 * warmup**-0.5
+    for step in (0, 1, 999, 3998, 3999, 4000, 15999, 99999):
+        s = step + 1
+        eq3 = d_model**-0.5 * min(s**-0.5, s * warmup**-1.5)
+        assert warmup_inverse_sqrt(warmup, step) * peak == pytest.approx(eq3)
+    assert warmup_inverse_sqrt(4, 3) == 1.0 and warmup_inverse_sqrt(4, 15) == 0.5
+    assert warmup_inverse_sqrt(0, 3) == 0.5  # no warm-up: 1 / sqrt(s) from the first step
+
+
 # ---------------------------------------------------------------------- GAN: two optimizers
 
 

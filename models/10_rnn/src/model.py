@@ -87,7 +87,9 @@ class RecurrentStack(nn.Module):
 
     Layer by layer, as torch.nn.RNN computes it: a layer's input projection is one matrix product
     over all T steps, and only the recurrence runs step by step. Dropout (Zaremba et al. 2014)
-    acts between layers, never on the recurrent connection.
+    acts between layers, never on the recurrent connection. A cell may bring its own loop over a
+    whole sequence, ``unroll(gx, state) -> (outputs (B, T, H), state)`` (11_lstm's, with its
+    backward written out); the stack uses it when there is no mask and no ``steps`` to fill.
 
     Args:
         make_cell: (input_size, hidden_size) -> cell.
@@ -134,25 +136,28 @@ class RecurrentStack(nn.Module):
         Returns:
             The last layer's outputs (B, T, H) and every layer's final state.
         """
-        batch, length, _ = x.shape
+        batch = x.shape[0]
         state = state if state is not None else self.initial_state(batch, x)
         final = []
         layer_input = x
         for depth, (cell, s) in enumerate(zip(self.cells, state)):
-            # (B, T, G) -> T of (B, G): one product for all steps; unbind, not gx[:, t], whose
-            # backward writes a whole (B, T, G) gradient per step (quadratic in T)
-            gx = cell.input_projection(layer_input).unbind(1)
-            outputs = []
-            for t in range(length):
-                out, new = cell(gx[t], s)  # (B, H)
-                if mask is not None:
-                    keep = mask[:, t, None]  # (B, 1)
-                    new, out = keep_where(keep, new, s), out * keep
-                s = new
-                outputs.append(out)
-            if steps is not None and depth == len(self.cells) - 1:
-                steps.extend(outputs)
-            layer_input = torch.stack(outputs, dim=1)  # (B, T, H)
+            gx = cell.input_projection(layer_input)  # (B, T, G): one product for all steps
+            if getattr(cell, "bptt_by_hand", False) and mask is None and steps is None:
+                layer_input, s = cell.unroll(gx, s)  # the cell's own loop (11_lstm's BPTT)
+            else:
+                # T of (B, G); unbind, not gx[:, t], whose backward writes a whole (B, T, G)
+                # gradient per step (quadratic in T)
+                outputs = []
+                for gx_t in gx.unbind(1):
+                    out, new = cell(gx_t, s)  # (B, H)
+                    if mask is not None:
+                        keep = mask[:, len(outputs), None]  # (B, 1)
+                        new, out = keep_where(keep, new, s), out * keep
+                    s = new
+                    outputs.append(out)
+                if steps is not None and depth == len(self.cells) - 1:
+                    steps.extend(outputs)
+                layer_input = torch.stack(outputs, dim=1)  # (B, T, H)
             if depth < len(self.cells) - 1:
                 layer_input = F.dropout(layer_input, self.dropout, self.training)
             final.append(s)

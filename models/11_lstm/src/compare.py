@@ -3,6 +3,7 @@
     python src/compare.py adding                      # T = 50, 100, 200; both networks
     python src/compare.py adding --lengths 50 --set max_steps=20 --name quick   # a quick look
     python src/compare.py adding --replot outputs/logs/adding.json   # redraw a saved result
+    python src/compare.py speed                       # backward by hand against autograd
 
 Hochreiter and Schmidhuber's experiment 4 (1997), in the form of Le et al. 2015: a sequence of
 T (value, marker) pairs, two of them marked, one in each half; the target is the sum of the two
@@ -15,6 +16,12 @@ networks differ only in the cell. The table gives the test MSE, the share of tes
 predicted within 0.04 (the paper's criterion for "solved") and the training seconds. Results go
 to outputs/logs/<name>.json and the plot (test MSE against T, the 1/6 baseline drawn) to
 outputs/visualizations/<name>.png (docs/make_figures.py copies it to the README's figures/).
+
+``speed`` times one training step (forward, backward, Adam) of the ``shakespeare`` network on a
+batch of Tiny Shakespeare windows, with the hand-written backward pass through time
+(``bptt_by_hand``, model.py's LSTMSequence) and with autograd through the same cell, alternately
+in one process on one thread, from the same weights; it checks that the two give the same loss
+and gradients and logs the median milliseconds of each and their ratio.
 """
 
 from __future__ import annotations
@@ -22,10 +29,12 @@ from __future__ import annotations
 import argparse
 import logging
 import math
+import statistics
 import sys
 import time
 from typing import Any
 
+import torch
 from analysis import BASELINE_MSE, MODELS, plot_adding, table
 from constants import ADDING_LENGTHS, LOGS_DIR, VISUALIZATIONS_DIR
 
@@ -77,27 +86,76 @@ def train_adding(
     }
 
 
+def time_steps(data_dir: str | None, repeats: int, overrides: dict[str, str]) -> dict[str, Any]:
+    """Median seconds of a training step of the shakespeare LSTM, by hand and by autograd."""
+    torch.set_num_threads(1)  # deliberately: the two variants side by side on one core
+    config = model_config("lstm", "shakespeare", **overrides)
+    splits = load_data(config, data_dir)
+    x, y = next(iter(splits.loaders(config.batch_size, seed=config.seed)[0]))
+    spec, models, optimizers = model_spec("lstm"), {}, {}
+    for by_hand in (True, False):
+        set_random_seed(config.seed)  # the same initial weights for both
+        variant = model_config("lstm", "shakespeare", bptt_by_hand=by_hand, **overrides)
+        models[by_hand] = spec.create_model(variant, splits)
+        optimizers[by_hand] = build_optimizer(variant, models[by_hand])
+    grads = {}
+    for by_hand, model in models.items():  # the check: one step's loss and gradients agree
+        loss = model.step((x, y)).loss
+        loss.backward()
+        grads[by_hand] = [p.grad.clone() for p in model.parameters()]
+        model.zero_grad(set_to_none=True)
+    for a, b in zip(grads[True], grads[False]):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+    seconds: dict[bool, list[float]] = {True: [], False: []}
+    for _ in range(repeats + 1):  # alternately, so that a busy machine slows both alike
+        for by_hand, model in models.items():
+            start = time.perf_counter()
+            model.step((x, y)).loss.backward()
+            optimizers[by_hand].step()
+            optimizers[by_hand].zero_grad(set_to_none=True)
+            seconds[by_hand].append(time.perf_counter() - start)
+    hand, auto = (statistics.median(seconds[k][1:]) for k in (True, False))  # first: warm-up
+    return {"batch": list(x.shape), "by_hand_ms": 1e3 * hand, "autograd_ms": 1e3 * auto}
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description="Side-by-side studies of the LSTM.")
-    p.add_argument("study", choices=["adding"], help="adding: Elman against LSTM at each T")
+    p.add_argument(
+        "study",
+        choices=["adding", "speed"],
+        help="adding: Elman against LSTM at each T; speed: backward by hand against autograd",
+    )
+    p.add_argument("--repeats", type=int, default=20, help="speed: timed steps of each variant")
     p.add_argument("--lengths", nargs="+", type=int, default=list(ADDING_LENGTHS))
     p.add_argument("--models", nargs="+", choices=list(MODELS), default=list(MODELS))
     p.add_argument("--name", default="adding", help="file name of the JSON and the plot")
     p.add_argument(
         "--set", nargs="*", default=[], metavar="KEY=VALUE", help="overrides for both networks"
     )
-    p.add_argument("--data-dir", help="unused by the adding problem (generated from the seed)")
+    p.add_argument("--data-dir", help="speed: Tiny Shakespeare's folder (unused by adding)")
     p.add_argument("--json", action="store_true", help="print the result JSON as the last line")
     p.add_argument("--replot", metavar="JSON", help="redraw the plot of a saved result")
     return p
 
 
 def run(args: argparse.Namespace) -> None:
-    unknown = [t for t in args.lengths if t not in ADDING_LENGTHS]
-    assert not unknown, f"no adding experiment for T = {unknown}; there are {ADDING_LENGTHS}"
     pairs = [item.partition("=") for item in args.set]
     assert all(sep for _, sep, _ in pairs), f"--set takes KEY=VALUE items, got {args.set}"
     overrides = {key: value for key, _, value in pairs}
+    if args.study == "speed":
+        result = time_steps(args.data_dir, args.repeats, overrides)
+        logger.info(
+            "a training step on a batch %s, one thread, median of %d: backward by hand %.1f ms, "
+            "autograd %.1f ms (%.2fx); the same loss and gradients",
+            result["batch"],
+            args.repeats,
+            result["by_hand_ms"],
+            result["autograd_ms"],
+            result["autograd_ms"] / result["by_hand_ms"],
+        )
+        return
+    unknown = [t for t in args.lengths if t not in ADDING_LENGTHS]
+    assert not unknown, f"no adding experiment for T = {unknown}; there are {ADDING_LENGTHS}"
     if not replot_study(args, VISUALIZATIONS_DIR, plot_adding):
         runs = []
         for length in args.lengths:

@@ -31,6 +31,10 @@ class LSTMConfig(BaseConfig):
     # remembering (f = sigmoid(1) = 0.73): Gers et al. 2000 advise a positive bias, Jozefowicz
     # et al. 2015 found 1.0 closes most of the gap to the GRU. 0 is a plain zero start.
     forget_bias: float = 1.0
+    # True: whole unmasked sequences run through the LSTM's backward pass written by hand
+    # (model.py, LSTMSequence), the same numbers as autograd's (a test holds them to 1e-10 in
+    # float64) and, measured on a whole training step, no faster (python src/compare.py speed).
+    bptt_by_hand: bool = False
     # Adam at 1e-3 with the global gradient norm clipped at 1: the recipe of the Elman network's
     # adding runs (models/10_rnn), so the comparison changes the cell and nothing else.
     optimizer: OptimizerName = "adam"

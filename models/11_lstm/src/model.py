@@ -36,9 +36,19 @@ blocks of several cells sharing gates (one cell per gate set here, as in PyTorch
 connections (Gers & Schmidhuber 2000; Greff et al. 2017 found them of no consistent use);
 input and output squashing functions of range other than tanh's.
 
+Backpropagation through time written out (``LSTMSequence``, with ``bptt_by_hand``): over a
+whole unmasked sequence the cell runs its own loop, forward without a graph and backward by the
+chain rule through the equations above (the derivation is in ``LSTMSequence.backward``), with
+the recurrent weight's gradient one matrix product over all steps, as cuDNN does. It was
+written to save autograd's bookkeeping of a dozen nodes per step; on a whole training step of
+the ``shakespeare`` network it is no faster (``python src/compare.py speed``: the time is in
+the matrix products, which both paths do alike), so it is off by default and stays as the
+derivation, held by a test to autograd's gradients and to gradcheck.
+
 Known outcomes, asserted in tests: a two-layer stack matches torch.nn.LSTM to 1e-6 in float64
 over a whole sequence (outputs, final h and c, gradients); padding never changes a result; the
-loss falls on a fixed batch; the forget gate's bias starts at forget_bias.
+loss falls on a fixed batch; the forget gate's bias starts at forget_bias; the hand-written
+backward passes gradcheck and equals autograd's.
 """
 
 from __future__ import annotations
@@ -55,6 +65,66 @@ from utils.registry import model_modules
 rnn = model_modules("rnn").model  # RecurrentStack, the heads and build_network: shared plumbing
 
 
+class LSTMSequence(torch.autograd.Function):
+    """One LSTM layer over a whole sequence, its backward pass written by hand.
+
+    Inputs: gx (T, B, 4H), the input term of the gates with both biases; w_hh (4H, H); the
+    state (h0, c0) before step 0, (B, H) each. Outputs: h_1..h_T (T, B, H), h_T and c_T.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, gx: Tensor, w_hh: Tensor, h0: Tensor, c0: Tensor) -> tuple:
+        steps, batch, width = gx.shape
+        size = width // 4
+        hs = gx.new_empty(steps + 1, batch, size)  # h_0..h_T
+        cs = gx.new_empty(steps + 1, batch, size)  # c_0..c_T
+        gates = torch.empty_like(gx)  # i, f, g, o after their squashing: (T, B, 4H)
+        tanh_c = gx.new_empty(steps, batch, size)
+        hs[0], cs[0] = h0, c0
+        for t in range(steps):
+            a = torch.addmm(gx[t], hs[t], w_hh.t(), out=gates[t])  # (B, 4H) pre-activations
+            a[:, : 2 * size].sigmoid_()  # i, f
+            a[:, 2 * size : 3 * size].tanh_()  # g
+            a[:, 3 * size :].sigmoid_()  # o
+            i, f, g, o = a.chunk(4, dim=1)
+            torch.addcmul(f * cs[t], i, g, out=cs[t + 1])  # c_t = f c_{t-1} + i g
+            torch.tanh(cs[t + 1], out=tanh_c[t])
+            torch.mul(o, tanh_c[t], out=hs[t + 1])  # h_t = o tanh(c_t)
+        ctx.save_for_backward(w_hh, hs, cs, gates, tanh_c)
+        return hs[1:], hs[steps], cs[steps]
+
+    @staticmethod
+    def backward(ctx: Any, d_out: Tensor, d_h_last: Tensor, d_c_last: Tensor) -> tuple:
+        """From the last step back to the first; dh and dc carry what flows into step t-1.
+
+        At step t, with dh = dL/dh_t (from above and from step t+1) and dc = dL/dc_t:
+            dc += dh * o * (1 - tanh(c_t)^2)              through h_t = o tanh(c_t)
+            do = dh * tanh(c_t),  di = dc * g,  dg = dc * i,  df = dc * c_{t-1}
+            pre-activations: times s(1 - s) for the sigmoids, (1 - g^2) for tanh
+            dc_{t-1} = dc * f                             the carousel: f = 1 passes it whole
+            dh_{t-1} = d(pre-activations) W_hh
+        and dW_hh = sum over t of d(pre-activations)_t^T h_{t-1}, one product at the end.
+        """
+        w_hh, hs, cs, gates, tanh_c = ctx.saved_tensors
+        steps, batch, width = gates.shape
+        d_gates = torch.empty_like(gates)  # dL/d(pre-activations): (T, B, 4H)
+        dh, dc = d_h_last.clone(), d_c_last.clone()
+        for t in range(steps - 1, -1, -1):
+            i, f, g, o = gates[t].chunk(4, dim=1)
+            di, df, dg, do = d_gates[t].chunk(4, dim=1)  # views: written in place
+            dh = dh + d_out[t]
+            dc = dc + dh * o * (1 - tanh_c[t] * tanh_c[t])
+            torch.mul(dc * g, i * (1 - i), out=di)
+            torch.mul(dc * cs[t], f * (1 - f), out=df)
+            torch.mul(dc * i, 1 - g * g, out=dg)
+            torch.mul(dh * tanh_c[t], o * (1 - o), out=do)
+            dc = dc * f
+            dh = d_gates[t] @ w_hh  # (B, 4H) @ (4H, H)
+        flat = d_gates.reshape(steps * batch, width)  # (T*B, 4H)
+        d_w_hh = flat.t() @ hs[:-1].reshape(steps * batch, -1)  # (4H, H)
+        return d_gates, d_w_hh, dh, dc
+
+
 class LSTMCell(nn.Module):
     """One LSTM layer's step: gates, memory cell and output, in PyTorch's gate order (i, f, g, o).
 
@@ -65,12 +135,23 @@ class LSTMCell(nn.Module):
         input_size: Features per step I.
         hidden_size: Memory cells H.
         forget_bias: Initial bias of the forget gate (b_if + b_hf).
+        bptt_by_hand: Run whole unmasked sequences through ``LSTMSequence`` (``unroll``).
     """
 
-    def __init__(self, input_size: int, hidden_size: int, forget_bias: float = 1.0) -> None:
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        forget_bias: float = 1.0,
+        bptt_by_hand: bool = False,
+    ) -> None:
         super().__init__()
         assert input_size >= 1 and hidden_size >= 1, "input_size and hidden_size must be >= 1"
-        self.hidden_size, self.forget_bias = hidden_size, forget_bias
+        self.hidden_size, self.forget_bias, self.bptt_by_hand = (
+            hidden_size,
+            forget_bias,
+            bptt_by_hand,
+        )
         self.ih = nn.Linear(input_size, 4 * hidden_size)  # W_ih, b_ih: rows i, f, g, o
         self.hh = nn.Linear(hidden_size, 4 * hidden_size)  # W_hh, b_hh: rows i, f, g, o
         self.reset_parameters()
@@ -103,20 +184,28 @@ class LSTMCell(nn.Module):
         h = o * torch.tanh(c)  # (B, H): the output gate decides what the network sees
         return h, (h, c)
 
+    def unroll(
+        self, gx: Tensor, state: tuple[Tensor, Tensor]
+    ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+        """A whole sequence: (B, T, 4H) projected input -> outputs (B, T, H) and final (h, c)."""
+        gx = (gx + self.hh.bias).transpose(0, 1).contiguous()  # (T, B, 4H), b_hh folded in
+        outputs, h, c = LSTMSequence.apply(gx, self.hh.weight, *state)
+        return outputs.transpose(0, 1), (h, c)
+
     @staticmethod
     def output(state: tuple[Tensor, Tensor]) -> Tensor:
         return state[0]
 
 
-def lstm_cells(forget_bias: float) -> Callable[[int, int], LSTMCell]:
+def lstm_cells(forget_bias: float, bptt_by_hand: bool = False) -> Callable[[int, int], LSTMCell]:
     """The cell factory the recurrent stack takes: (input_size, hidden_size) -> LSTMCell."""
-    return partial(LSTMCell, forget_bias=forget_bias)
+    return partial(LSTMCell, forget_bias=forget_bias, bptt_by_hand=bptt_by_hand)
 
 
 def create_model(config: Any, splits: Any) -> nn.Module:
     """The LSTM network for the config's data set (the ModelSpec hook): the Elman network's head
     for that data (character model, adding regressor or sequence classifier) around LSTM cells."""
-    return rnn.build_network(config, splits, lstm_cells(config.forget_bias))
+    return rnn.build_network(config, splits, lstm_cells(config.forget_bias, config.bptt_by_hand))
 
 
 def create_criterion(config: Any) -> Callable:

@@ -17,6 +17,7 @@ from utils.testing import (
     assert_resumes_exactly,
     copy_model,
     load_script,
+    needs_data,
     train_and_evaluate_smoke,
 )
 
@@ -27,9 +28,10 @@ rnn = m.rnn  # the shared recurrent plumbing (models/10_rnn)
 SPEC = mods.train.SPEC
 
 
-def stack(input_size: int = 3, hidden: int = 5, layers: int = 2, forget_bias: float = 1.0):
+def stack(input_size=3, hidden=5, layers=2, forget_bias=1.0, bptt_by_hand=True):
     torch.manual_seed(0)
-    return rnn.RecurrentStack(m.lstm_cells(forget_bias), input_size, hidden, layers).double()
+    cells = m.lstm_cells(forget_bias, bptt_by_hand)
+    return rnn.RecurrentStack(cells, input_size, hidden, layers).double()
 
 
 def config(**changes):
@@ -39,9 +41,11 @@ def config(**changes):
 # ------------------------------------------------------------------ the cell against its oracle
 
 
-def test_lstm_stack_matches_torch_lstm_outputs_states_and_every_gradient():
-    """2 layers, float64, 12 steps, a random (h_0, c_0): outputs, final (h, c), dL/dx, dL/dW."""
-    ours = stack(3, 5, 2)
+@pytest.mark.parametrize("bptt_by_hand", [True, False], ids=["backward_by_hand", "autograd"])
+def test_lstm_stack_matches_torch_lstm_outputs_states_and_every_gradient(bptt_by_hand):
+    """2 layers, float64, 12 steps, a random (h_0, c_0): outputs, final (h, c), dL/dx, dL/dW,
+    through the backward pass written by hand and through autograd step by step."""
+    ours = stack(3, 5, 2, bptt_by_hand=bptt_by_hand)
     oracle = torch.nn.LSTM(3, 5, num_layers=2, batch_first=True).double()
     with torch.no_grad():  # the gate rows are in PyTorch's order (i, f, g, o): a plain copy
         for layer, cell in enumerate(ours.cells):
@@ -76,6 +80,22 @@ def test_lstm_stack_matches_torch_lstm_outputs_states_and_every_gradient():
         ):
             reference = getattr(oracle, theirs).grad
             torch.testing.assert_close(mine.grad, reference, atol=1e-6, rtol=1e-6)
+
+
+def test_the_backward_written_by_hand_passes_gradcheck_and_equals_autograds():
+    gen = torch.Generator().manual_seed(3)
+    inputs = [
+        torch.randn(shape, dtype=torch.float64, generator=gen).requires_grad_()
+        for shape in [(6, 3, 16), (16, 4), (3, 4), (3, 4)]  # gx (T, B, 4H), W_hh, h_0, c_0
+    ]
+    assert torch.autograd.gradcheck(m.LSTMSequence.apply, inputs)
+    by_hand, autograd = stack(3, 5, 2, bptt_by_hand=True), stack(3, 5, 2, bptt_by_hand=False)
+    x = torch.randn(4, 30, 3, dtype=torch.float64, generator=gen)
+    for net in (by_hand, autograd):
+        out, [_, (h, c)] = net(x)
+        (out.sin().sum() + h.sum() * c.sum()).backward()
+    for a, b in zip(by_hand.parameters(), autograd.parameters()):
+        torch.testing.assert_close(a.grad, b.grad, atol=1e-10, rtol=1e-10)
 
 
 def test_forget_gate_bias_starts_at_forget_bias_and_the_rest_uniform():
@@ -241,3 +261,12 @@ def test_compare_trains_both_networks_with_one_recipe_and_tables_and_plots_them(
     result = {"runs": runs, "epochs_note": "3 steps"}
     assert "| 50 | LSTM |" in mods.analysis.table(result)
     assert mods.analysis.plot_adding(result, tmp_path / "adding.png").is_file()
+
+
+@needs_data
+def test_the_speed_study_times_both_backward_passes_after_checking_they_agree():
+    compare = load_script(MODEL_DIR, "compare.py")
+    small = {"hidden_size": "8", "batch_size": "4", "data_options": "{block_size: 16}"}
+    result = compare.time_steps(None, 2, small)  # asserts the two gradients agree first
+    assert result["batch"] == [4, 16]
+    assert result["by_hand_ms"] > 0 and result["autograd_ms"] > 0
