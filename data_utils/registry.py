@@ -62,6 +62,7 @@ DATASETS: dict[str, Callable[..., AnyDataset]] = {
     # text (data_utils/text.py)
     "tiny_shakespeare": text.load_tiny_shakespeare,  # -> CharCorpus
     "sst2": text.load_sst2,
+    "sentences": text.load_sentences,  # unlabelled, for pretraining (17_bert)
     # graphs (data_utils/graphs.py), all -> GraphData
     "cora": graphs.load_cora,
     "citeseer": graphs.load_citeseer,

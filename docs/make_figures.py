@@ -147,6 +147,52 @@ FIGURES_BY_MODEL: dict[str, list[Figure]] = {
         Figure("python src/compare.py", "compare_reverse.png", "compare_reverse.png"),
     ],
     "16_gpt": [],  # its numbers are tables (README): validation loss, speed levers
+    "17_bert": [
+        Figure(
+            "python src/curve.py --pretrained latest",
+            "curve.png",
+            "curve.png",
+            needs="python src/train.py --experiment pretrain --no-wandb",
+        ),
+    ],
+    "18_vit": [
+        Figure(
+            "python src/compare.py --fractions 0.05 0.1 0.25 0.5 1.0 --steps vit=332 resnet=238"
+            " --name data_hunger",
+            "data_hunger.png",
+            "data_hunger.png",
+        ),
+        Figure(
+            "python src/evaluate.py --checkpoint latest --experiment fashion_mnist --visualize",
+            "fashion_mnist_eval_positions.png",
+            "fashion_mnist_positions.png",
+            needs="python src/train.py --experiment fashion_mnist --no-wandb",
+        ),
+    ],
+    "19_vae": [
+        Figure(
+            "python src/train.py --experiment latent2d --visualize --no-wandb",
+            "latent2d_train_latent.png",
+            "latent2d_latent.png",
+        ),
+        Figure(
+            "python src/evaluate.py --checkpoint latest --experiment mnist --iwae-k 0 --visualize",
+            "mnist_eval_samples.png",
+            "mnist_samples.png",
+            needs="python src/train.py --experiment mnist --no-wandb",
+        ),
+        Figure(
+            "python src/evaluate.py --checkpoint latest --experiment mnist --iwae-k 0 --visualize",
+            "mnist_eval_interpolations.png",
+            "mnist_interpolations.png",
+        ),
+        Figure(
+            "python src/evaluate.py --checkpoint latest --experiment autoencoder --visualize",
+            "autoencoder_eval_samples.png",
+            "autoencoder_samples.png",
+            needs="python src/train.py --experiment autoencoder --no-wandb",
+        ),
+    ],
 }
 
 

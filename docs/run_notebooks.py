@@ -109,6 +109,22 @@ NOTEBOOK_NEEDS: dict[str, list[str]] = {
     "16_gpt": [
         "python src/train.py --experiment shakespeare --no-wandb",
     ],
+    "17_bert": [
+        "python src/train.py --experiment pretrain --no-wandb",
+        "python src/curve.py --pretrained latest",
+    ],
+    "18_vit": [
+        "python src/train.py --experiment fashion_mnist --no-wandb",
+        "python src/train.py --experiment cifar10 --no-wandb",
+        "python src/compare.py --fractions 0.05 0.1 0.25 0.5 1.0 --steps vit=332 resnet=238"
+        " --name data_hunger",
+    ],
+    "19_vae": [
+        "python src/train.py --experiment mnist --no-wandb",
+        "python src/train.py --experiment autoencoder --no-wandb",
+        "python src/train.py --experiment latent2d --no-wandb",
+        "python src/train.py --experiment autoencoder2d --no-wandb",
+    ],
 }
 
 

@@ -45,6 +45,9 @@ MODELS: dict[str, str] = {
     "attention": "14_attention",
     "transformer": "15_transformer",
     "gpt": "16_gpt",
+    "bert": "17_bert",
+    "vit": "18_vit",
+    "vae": "19_vae",
 }
 
 

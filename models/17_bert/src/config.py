@@ -1,0 +1,93 @@
+"""Configuration of BERT: the shared fields plus the encoder's own, scaled down from the paper.
+
+BERT-Base is 12 layers of width 768 with 12 heads (Devlin et al. 2018, Sec. 3); Google's
+smallest released model, BERT-Tiny (Turc et al. 2019), is 2 layers of width 128. The defaults
+here are a 4-layer, 128-wide encoder over a word vocabulary of 4,000 ids, small enough to
+pretrain on one CPU thread in about a quarter of an hour. ``task`` says what the network is
+trained on: ``mlm`` (pretraining, Sec. 3.1 Task #1) or ``classify`` (fine-tuning on SST-2, the
+[CLS] vector into a linear layer, Sec. 3.2).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from utils.config import BACKPROP, BaseConfig, OptimizerName, SchedulerName
+
+
+@dataclass
+class BertConfig(BaseConfig):
+    learns_by = BACKPROP
+    # What the network is trained on: masked words (pretraining) or the sentence's class.
+    task: Literal["mlm", "classify"] = "classify"
+    # Encoder blocks L (BERT-Base 12, BERT-Tiny 2).
+    num_layers: int = 4
+    # Width D of every position's vector (BERT-Base 768, BERT-Tiny 128).
+    d_model: int = 128
+    # Attention heads; d_head = d_model // n_heads (BERT-Base 12, BERT-Tiny 2).
+    n_heads: int = 4
+    # Hidden units of the feed-forward layers; 0 means 4 * d_model (the paper's ratio).
+    d_ff: int = 0
+    # Dropout on embeddings, attention weights, residual branches and the classifier (paper 0.1).
+    dropout: float = 0.1
+    # The paper's post-norm blocks, LayerNorm(x + Sublayer(x)); True: pre-norm with a final norm.
+    norm_first: bool = False
+    # What the sentence head reads: the final [CLS] vector (the paper, Sec. 3.2), or the mean of
+    # the final vectors of the sentence's words ("mean"; without next-sentence prediction the
+    # MLM never trains the [CLS] output, while every word's output is what it was trained on).
+    pooling: Literal["cls", "mean"] = "cls"
+    # Classes of the sentence head; the head exists in every run (pretraining too, untrained),
+    # so that a pretrained checkpoint loads into a fine-tuning run unchanged.
+    num_classes: int = 2
+    # Share of the words chosen for prediction in a sentence (Sec. 3.1: 15%), of which 80% are
+    # replaced by [MASK], 10% by a random word and 10% left as they are.
+    mask_prob: float = 0.15
+    # AdamW with decoupled weight decay on the matrices only (the paper: Adam, weight decay
+    # 0.01, beta2 0.999, warm-up then linear decay; cosine here, the engine's schedule).
+    optimizer: OptimizerName = "adamw"
+    lr: float = 3e-4
+    beta1: float = 0.9
+    beta2: float = 0.999
+    weight_decay: float = 0.01
+    grad_clip: float | None = 1.0
+    batch_size: int = 32
+    scheduler: SchedulerName = "warmup_cosine"
+    warmup_steps: int = 50
+    min_lr_ratio: float = 0.1
+    standardize: bool = False  # word ids, not features
+    monitor: str = "val_accuracy"
+    monitor_mode: Literal["max", "min"] = "max"
+
+    def checks(self) -> list[tuple[bool, str]]:
+        return super().checks() + [
+            (self.num_layers >= 1, f"num_layers must be >= 1 (got {self.num_layers})"),
+            (self.n_heads >= 1, f"n_heads must be >= 1 (got {self.n_heads})"),
+            (
+                self.n_heads >= 1 and self.d_model % self.n_heads == 0,
+                f"d_model ({self.d_model}) must be a multiple of n_heads ({self.n_heads})",
+            ),
+            (self.d_ff >= 0, f"d_ff must be >= 0 (0: 4 * d_model) (got {self.d_ff})"),
+            (0.0 <= self.dropout < 1.0, f"dropout must be in [0, 1) (got {self.dropout})"),
+            (self.num_classes >= 2, f"num_classes must be >= 2 (got {self.num_classes})"),
+            (0.0 < self.mask_prob < 1.0, f"mask_prob must be in (0, 1) (got {self.mask_prob})"),
+            (0.0 <= self.beta1 < 1.0, f"beta1 must be in [0, 1) (got {self.beta1})"),
+            (0.0 <= self.beta2 < 1.0, f"beta2 must be in [0, 1) (got {self.beta2})"),
+            (
+                self.optimizer in ("adam", "adamw"),
+                f"BERT is trained with adamw (or adam) (got {self.optimizer!r})",
+            ),
+            (
+                self.dataset in ("sentences", "sst2"),
+                f"dataset must be 'sentences' (pretraining) or 'sst2' (got {self.dataset!r})",
+            ),
+            (
+                (self.task == "mlm") == (self.dataset == "sentences"),
+                f"task {self.task!r} does not read dataset {self.dataset!r}: mlm pretrains on "
+                "'sentences', classify fine-tunes on 'sst2'",
+            ),
+            (
+                self.task != "mlm" or self.monitor in ("val_loss", "val_mlm_accuracy"),
+                f"mlm reports loss and mlm_accuracy: monitor val_loss (got {self.monitor!r})",
+            ),
+        ]
