@@ -373,22 +373,29 @@ def write_result(result: dict[str, Any], path: Path, print_json: bool = False) -
 
 
 def build_optimizer(
-    config: Any, model: Any
+    config: Any,
+    model: Any,
+    params: list[dict[str, Any]] | None = None,
+    betas: tuple[float, float] | None = None,
 ) -> torch.optim.Optimizer | dict[str, torch.optim.Optimizer] | None:
     """The optimizer named by ``config.optimizer``; None for NumPy models or 'none'.
 
     A model that needs more than one (a GAN's generator and discriminator) builds them itself:
-    ``configure_optimizers(config) -> {name: optimizer}``, passed to its ``train_step``.
+    ``configure_optimizers(config) -> {name: optimizer}``, passed to its ``train_step``. One
+    that needs other parameter groups (``decay_matrices_only``) or Adam's betas calls this
+    function from its ``configure_optimizers`` with ``params`` and ``betas``.
     """
-    if hasattr(model, "configure_optimizers"):
+    if params is None and hasattr(model, "configure_optimizers"):
         return model.configure_optimizers(config)
     if config.optimizer == "none" or not isinstance(model, torch.nn.Module):
         return None
-    params = [p for p in model.parameters() if p.requires_grad]
+    params = params or [p for p in model.parameters() if p.requires_grad]
     impl = {"default": {}, "foreach": {"foreach": True}, "fused": {"fused": True}}
     options = {"lr": config.lr, "weight_decay": config.weight_decay, **impl[config.optimizer_impl]}
     if config.optimizer == "sgd":
         options["momentum"] = config.momentum
+    elif betas is not None:
+        options["betas"] = betas
     cls = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
     try:
         return cls[config.optimizer](params, **options)
@@ -397,6 +404,17 @@ def build_optimizer(
             f"optimizer_impl {config.optimizer_impl!r} is not available for {config.optimizer} "
             f"here ({err}); use optimizer_impl=default"
         ) from err
+
+
+def decay_matrices_only(model: torch.nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+    """Two parameter groups: weight decay on the weight matrices (dim 2: linear layers and
+    embeddings), none on biases, norm gains, class tokens and position tables (GPT-2, BERT and
+    DeiT's rule; nanoGPT's configure_optimizers)."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    return [
+        {"params": [p for p in params if p.dim() == 2], "weight_decay": weight_decay},
+        {"params": [p for p in params if p.dim() != 2], "weight_decay": 0.0},
+    ]
 
 
 def build_scheduler(

@@ -43,6 +43,7 @@ from torch import Tensor, nn
 
 from data_utils import CharCorpus
 from engine.steps import Perplexity, StepOutput, sample_next, token_metrics
+from engine.workflow import build_optimizer, decay_matrices_only
 from utils.registry import model_modules
 
 tf = model_modules("transformer").model  # layer norm, attention, feed-forward, the block
@@ -186,17 +187,10 @@ class GPT(nn.Module):
 
     def configure_optimizers(self, config: Any) -> torch.optim.Optimizer:
         """AdamW with nanoGPT's two groups: weight decay on the matrices (linear weights and
-        embeddings), none on biases and layer-norm gains; betas from the config (the engine's
-        builder takes torch's default betas, and nanoGPT's beta2 is 0.99)."""
-        params = [p for p in self.parameters() if p.requires_grad]
-        groups = [
-            {"params": [p for p in params if p.dim() >= 2], "weight_decay": config.weight_decay},
-            {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
-        ]
-        impl = {"default": {}, "foreach": {"foreach": True}, "fused": {"fused": True}}
-        cls = torch.optim.AdamW if config.optimizer == "adamw" else torch.optim.Adam
-        betas = (config.beta1, config.beta2)
-        return cls(groups, lr=config.lr, betas=betas, **impl[config.optimizer_impl])
+        embeddings), none on biases and layer-norm gains; betas from the config (nanoGPT's
+        beta2 is 0.99, torch's default 0.999)."""
+        groups = decay_matrices_only(self, config.weight_decay)
+        return build_optimizer(config, self, groups, betas=(config.beta1, config.beta2))
 
     @torch.no_grad()
     def generate(

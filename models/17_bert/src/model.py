@@ -43,6 +43,7 @@ from torch import Tensor, nn
 
 from data_utils import DatasetSplits
 from engine.steps import Mean, StepOutput
+from engine.workflow import build_optimizer, decay_matrices_only
 from utils.registry import model_modules
 
 tf = model_modules("transformer").model  # layer norm, attention, feed-forward, the block
@@ -263,15 +264,8 @@ class Bert(nn.Module):
     def configure_optimizers(self, config: Any) -> torch.optim.Optimizer:
         """AdamW with weight decay on the matrices (linear weights and embeddings) only, not on
         biases and layer-norm gains (the released code's exclusion), and the config's betas."""
-        params = [p for p in self.parameters() if p.requires_grad]
-        groups = [
-            {"params": [p for p in params if p.dim() >= 2], "weight_decay": config.weight_decay},
-            {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
-        ]
-        impl = {"default": {}, "foreach": {"foreach": True}, "fused": {"fused": True}}
-        cls = torch.optim.AdamW if config.optimizer == "adamw" else torch.optim.Adam
-        betas = (config.beta1, config.beta2)
-        return cls(groups, lr=config.lr, betas=betas, **impl[config.optimizer_impl])
+        groups = decay_matrices_only(self, config.weight_decay)
+        return build_optimizer(config, self, groups, betas=(config.beta1, config.beta2))
 
 
 def create_model(config: Any, splits: Any) -> Bert:

@@ -50,6 +50,7 @@ from torch import Tensor, nn
 from data_utils import DatasetSplits, TrainTransform
 from data_utils.transforms import random_crop, random_horizontal_flip
 from engine.steps import Mean, StepOutput
+from engine.workflow import build_optimizer, decay_matrices_only
 from utils.exceptions import ConfigError
 from utils.registry import model_modules
 
@@ -217,14 +218,8 @@ class ViT(nn.Module):
     def configure_optimizers(self, config: Any) -> torch.optim.Optimizer:
         """AdamW (or Adam) with weight decay on the matrices only: not on biases, layer-norm
         gains, the class token or the position embeddings (vectors and tokens, DeiT's rule)."""
-        params = [p for p in self.parameters() if p.requires_grad]
-        groups = [  # the class token and positions are (1, T, D) tensors, not matrices
-            {"params": [p for p in params if p.dim() == 2], "weight_decay": config.weight_decay},
-            {"params": [p for p in params if p.dim() != 2], "weight_decay": 0.0},
-        ]
-        impl = {"default": {}, "foreach": {"foreach": True}, "fused": {"fused": True}}
-        cls = torch.optim.AdamW if config.optimizer == "adamw" else torch.optim.Adam
-        return cls(groups, lr=config.lr, **impl[config.optimizer_impl])
+        # the class token and positions are (1, T, D) tensors, not matrices: no decay
+        return build_optimizer(config, self, decay_matrices_only(self, config.weight_decay))
 
 
 # -------------------------------------------------------------------------- the ModelSpec hooks
