@@ -7,9 +7,37 @@ so that the side-by-side compares the models, not their recipes.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from data_utils.sequences import TASKS
 from utils.config import BACKPROP, BaseConfig, OptimizerName, SchedulerName
+
+
+def block_checks(config: Any) -> list[tuple[bool, str]]:
+    """The checks of the size fields every Transformer of the project shares (15, 16, 17, 18):
+    ``num_layers``, ``d_model``, ``n_heads``, ``d_ff`` (0: 4 * d_model, the paper's ratio) and
+    ``dropout``, and the Adam family their recipes are written for (``beta1``, ``beta2`` when
+    the config has them)."""
+    c = config
+    checks = [
+        (c.num_layers >= 1, f"num_layers must be >= 1 (got {c.num_layers})"),
+        (c.n_heads >= 1, f"n_heads must be >= 1 (got {c.n_heads})"),
+        (
+            c.n_heads >= 1 and c.d_model % c.n_heads == 0,
+            f"d_model ({c.d_model}) must be a multiple of n_heads ({c.n_heads})",
+        ),
+        (c.d_ff >= 0, f"d_ff must be >= 0 (0: 4 * d_model) (got {c.d_ff})"),
+        (0.0 <= c.dropout < 1.0, f"dropout must be in [0, 1) (got {c.dropout})"),
+        (
+            c.optimizer in ("adam", "adamw"),
+            f"a Transformer is trained with adam or adamw here (got {c.optimizer!r})",
+        ),
+    ]
+    for beta in ("beta1", "beta2"):
+        if hasattr(c, beta):
+            value = getattr(c, beta)
+            checks.append((0.0 <= value < 1.0, f"{beta} must be in [0, 1) (got {value})"))
+    return checks
 
 
 @dataclass
@@ -22,7 +50,7 @@ class TransformerConfig(BaseConfig):
     num_layers: int = 2  # blocks N of the encoder and of the decoder each
     d_model: int = 64
     n_heads: int = 4
-    d_ff: int = 256
+    d_ff: int = 256  # 0 means 4 * d_model
     dropout: float = 0.0  # the paper: 0.1 (Sec. 5.4); the task has no noise to overfit
     # F.scaled_dot_product_attention instead of the hand-written eq. 1 (tests: the same numbers).
     fused_attention: bool = False
@@ -42,23 +70,19 @@ class TransformerConfig(BaseConfig):
     monitor: str = "val_exact_match"
 
     def checks(self) -> list[tuple[bool, str]]:
-        return super().checks() + [
-            (self.d_model >= 2, f"d_model must be >= 2 (got {self.d_model})"),
-            (
-                self.d_model % 2 == 0,
-                f"d_model must be even (sine/cosine pairs; got {self.d_model})",
-            ),
-            (self.n_heads >= 1, f"n_heads must be >= 1 (got {self.n_heads})"),
-            (
-                self.d_model % max(1, self.n_heads) == 0,
-                f"d_model ({self.d_model}) must be a multiple of n_heads ({self.n_heads})",
-            ),
-            (self.d_ff >= 1, f"d_ff must be >= 1 (got {self.d_ff})"),
-            (self.num_layers >= 1, f"num_layers must be >= 1 (got {self.num_layers})"),
-            (0 <= self.dropout < 1, f"dropout must be in [0, 1) (got {self.dropout})"),
-            (self.beam_size >= 1, f"beam_size must be >= 1 (got {self.beam_size})"),
-            (
-                self.dataset in TASKS,
-                f"dataset must be a transduction task, one of {TASKS} (got {self.dataset!r})",
-            ),
-        ]
+        return (
+            super().checks()
+            + block_checks(self)
+            + [
+                (self.d_model >= 2, f"d_model must be >= 2 (got {self.d_model})"),
+                (
+                    self.d_model % 2 == 0,
+                    f"d_model must be even (sine/cosine pairs; got {self.d_model})",
+                ),
+                (self.beam_size >= 1, f"beam_size must be >= 1 (got {self.beam_size})"),
+                (
+                    self.dataset in TASKS,
+                    f"dataset must be a transduction task, one of {TASKS} (got {self.dataset!r})",
+                ),
+            ]
+        )

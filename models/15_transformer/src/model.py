@@ -365,7 +365,8 @@ class Transformer(seq2seq.Seq2Seq):
 
 def create_model(config: Any, splits: Any) -> Transformer:
     """The Transformer for a transduction task (the ModelSpec hook)."""
-    sizes = {name: getattr(config, name) for name in ("d_model", "d_ff", "num_layers", "dropout")}
+    sizes = {name: getattr(config, name) for name in ("d_model", "num_layers", "dropout")}
+    sizes["d_ff"] = config.d_ff or 4 * config.d_model  # 0: the paper's ratio
     vocab_size, max_target = len(splits.facts()["vocabulary"]), splits.y_train.shape[1] - 2
     model = Transformer(  # max_target: targets are BOS, the string, EOS
         vocab_size,

@@ -13,6 +13,10 @@ from dataclasses import dataclass
 from typing import Literal
 
 from utils.config import BACKPROP, BaseConfig, OptimizerName, SchedulerName
+from utils.registry import model_modules
+
+# The size checks every Transformer shares (num_layers, d_model, n_heads, d_ff, dropout, Adam).
+block_checks = model_modules("transformer").config.block_checks
 
 
 @dataclass
@@ -61,24 +65,14 @@ class GPTConfig(BaseConfig):
     monitor_mode: Literal["max", "min"] = "min"
 
     def checks(self) -> list[tuple[bool, str]]:
-        return super().checks() + [
-            (self.num_layers >= 1, f"num_layers must be >= 1 (got {self.num_layers})"),
-            (self.n_heads >= 1, f"n_heads must be >= 1 (got {self.n_heads})"),
-            (
-                self.n_heads >= 1 and self.d_model % self.n_heads == 0,
-                f"d_model ({self.d_model}) must be a multiple of n_heads ({self.n_heads})",
-            ),
-            (self.d_ff >= 0, f"d_ff must be >= 0 (0: 4 * d_model) (got {self.d_ff})"),
-            (0.0 <= self.dropout < 1.0, f"dropout must be in [0, 1) (got {self.dropout})"),
-            (
-                math.isfinite(self.temperature) and self.temperature >= 0,
-                f"temperature must be >= 0 (got {self.temperature})",
-            ),
-            (self.top_k >= 0, f"top_k must be >= 0 (0: every character) (got {self.top_k})"),
-            (0.0 <= self.beta1 < 1.0, f"beta1 must be in [0, 1) (got {self.beta1})"),
-            (0.0 <= self.beta2 < 1.0, f"beta2 must be in [0, 1) (got {self.beta2})"),
-            (
-                self.optimizer in ("adam", "adamw"),
-                f"GPT is trained with adamw (or adam) (got {self.optimizer!r})",
-            ),
-        ]
+        return (
+            super().checks()
+            + block_checks(self)
+            + [
+                (
+                    math.isfinite(self.temperature) and self.temperature >= 0,
+                    f"temperature must be >= 0 (got {self.temperature})",
+                ),
+                (self.top_k >= 0, f"top_k must be >= 0 (0: every character) (got {self.top_k})"),
+            ]
+        )

@@ -177,7 +177,7 @@ def test_sampling_is_deterministic_under_a_seed_and_uses_the_vocabulary():
         ({"n_heads": 3}, ["d_model (16) must be a multiple of n_heads (3)"]),
         ({"dropout": 1.0}, ["dropout must be in [0, 1)"]),
         ({"beta2": 1.0}, ["beta2 must be in [0, 1)"]),
-        ({"optimizer": "sgd"}, ["GPT is trained with adamw"]),
+        ({"optimizer": "sgd"}, ["a Transformer is trained with adam or adamw"]),
     ],
 )
 def test_bad_configs_are_config_errors(changes, words):

@@ -14,6 +14,10 @@ from dataclasses import dataclass
 from typing import Literal
 
 from utils.config import BACKPROP, BaseConfig, OptimizerName, SchedulerName
+from utils.registry import model_modules
+
+# The size checks every Transformer shares (num_layers, d_model, n_heads, d_ff, dropout, Adam).
+block_checks = model_modules("transformer").config.block_checks
 
 
 @dataclass
@@ -60,34 +64,24 @@ class BertConfig(BaseConfig):
     monitor_mode: Literal["max", "min"] = "max"
 
     def checks(self) -> list[tuple[bool, str]]:
-        return super().checks() + [
-            (self.num_layers >= 1, f"num_layers must be >= 1 (got {self.num_layers})"),
-            (self.n_heads >= 1, f"n_heads must be >= 1 (got {self.n_heads})"),
-            (
-                self.n_heads >= 1 and self.d_model % self.n_heads == 0,
-                f"d_model ({self.d_model}) must be a multiple of n_heads ({self.n_heads})",
-            ),
-            (self.d_ff >= 0, f"d_ff must be >= 0 (0: 4 * d_model) (got {self.d_ff})"),
-            (0.0 <= self.dropout < 1.0, f"dropout must be in [0, 1) (got {self.dropout})"),
-            (self.num_classes >= 2, f"num_classes must be >= 2 (got {self.num_classes})"),
-            (0.0 < self.mask_prob < 1.0, f"mask_prob must be in (0, 1) (got {self.mask_prob})"),
-            (0.0 <= self.beta1 < 1.0, f"beta1 must be in [0, 1) (got {self.beta1})"),
-            (0.0 <= self.beta2 < 1.0, f"beta2 must be in [0, 1) (got {self.beta2})"),
-            (
-                self.optimizer in ("adam", "adamw"),
-                f"BERT is trained with adamw (or adam) (got {self.optimizer!r})",
-            ),
-            (
-                self.dataset in ("sentences", "sst2"),
-                f"dataset must be 'sentences' (pretraining) or 'sst2' (got {self.dataset!r})",
-            ),
-            (
-                (self.task == "mlm") == (self.dataset == "sentences"),
-                f"task {self.task!r} does not read dataset {self.dataset!r}: mlm pretrains on "
-                "'sentences', classify fine-tunes on 'sst2'",
-            ),
-            (
-                self.task != "mlm" or self.monitor in ("val_loss", "val_mlm_accuracy"),
-                f"mlm reports loss and mlm_accuracy: monitor val_loss (got {self.monitor!r})",
-            ),
-        ]
+        return (
+            super().checks()
+            + block_checks(self)
+            + [
+                (self.num_classes >= 2, f"num_classes must be >= 2 (got {self.num_classes})"),
+                (0.0 < self.mask_prob < 1.0, f"mask_prob must be in (0, 1) (got {self.mask_prob})"),
+                (
+                    self.dataset in ("sentences", "sst2"),
+                    f"dataset must be 'sentences' (pretraining) or 'sst2' (got {self.dataset!r})",
+                ),
+                (
+                    (self.task == "mlm") == (self.dataset == "sentences"),
+                    f"task {self.task!r} does not read dataset {self.dataset!r}: mlm pretrains on "
+                    "'sentences', classify fine-tunes on 'sst2'",
+                ),
+                (
+                    self.task != "mlm" or self.monitor in ("val_loss", "val_mlm_accuracy"),
+                    f"mlm reports loss and mlm_accuracy: monitor val_loss (got {self.monitor!r})",
+                ),
+            ]
+        )

@@ -238,7 +238,7 @@ def test_an_empty_line_of_cr_is_skipped_only_when_asked(tmp_path):
         ({"dropout": 1.0}, ["dropout must be in [0, 1)"]),
         ({"mask_prob": 0.0}, ["mask_prob must be in (0, 1)"]),
         ({"num_classes": 1}, ["num_classes must be >= 2"]),
-        ({"optimizer": "sgd"}, ["BERT is trained with adamw"]),
+        ({"optimizer": "sgd"}, ["a Transformer is trained with adam or adamw"]),
         ({"task": "mlm"}, ["task 'mlm' does not read dataset 'sst2'"]),
         ({"dataset": "mnist"}, ["dataset must be 'sentences'"]),
         ({"task": "tagging"}, ["task"]),

@@ -11,6 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from utils.config import BACKPROP, BaseConfig, OptimizerName, SchedulerName
+from utils.registry import model_modules
+
+# The size checks every Transformer shares (num_layers, d_model, n_heads, d_ff, dropout, Adam).
+block_checks = model_modules("transformer").config.block_checks
 
 
 @dataclass
@@ -51,19 +55,11 @@ class ViTConfig(BaseConfig):
     min_lr_ratio: float = 0.0
 
     def checks(self) -> list[tuple[bool, str]]:
-        return super().checks() + [
-            (self.patch_size >= 1, f"patch_size must be >= 1 (got {self.patch_size})"),
-            (self.num_layers >= 1, f"num_layers must be >= 1 (got {self.num_layers})"),
-            (self.n_heads >= 1, f"n_heads must be >= 1 (got {self.n_heads})"),
-            (
-                self.n_heads >= 1 and self.d_model % self.n_heads == 0,
-                f"d_model ({self.d_model}) must be a multiple of n_heads ({self.n_heads})",
-            ),
-            (self.d_ff >= 0, f"d_ff must be >= 0 (0: 4 * d_model) (got {self.d_ff})"),
-            (0.0 <= self.dropout < 1.0, f"dropout must be in [0, 1) (got {self.dropout})"),
-            (self.crop_padding >= 0, f"crop_padding must be >= 0 (got {self.crop_padding})"),
-            (
-                self.optimizer in ("adam", "adamw"),
-                f"ViT is trained with adamw (or adam) (got {self.optimizer!r})",
-            ),
-        ]
+        return (
+            super().checks()
+            + block_checks(self)
+            + [
+                (self.patch_size >= 1, f"patch_size must be >= 1 (got {self.patch_size})"),
+                (self.crop_padding >= 0, f"crop_padding must be >= 0 (got {self.crop_padding})"),
+            ]
+        )

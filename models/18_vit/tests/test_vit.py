@@ -172,7 +172,7 @@ def test_training_with_dropout_and_augmentation_resumes_exactly(tmp_path):
         ({"n_heads": 3}, ["d_model (16) must be a multiple of n_heads (3)"]),
         ({"patch_size": 0}, ["patch_size must be >= 1"]),
         ({"dropout": 1.0}, ["dropout must be in [0, 1)"]),
-        ({"optimizer": "sgd"}, ["ViT is trained with adamw"]),
+        ({"optimizer": "sgd"}, ["a Transformer is trained with adam or adamw"]),
         ({"crop_padding": -1}, ["crop_padding must be >= 0"]),
     ],
 )
