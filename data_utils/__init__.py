@@ -13,6 +13,7 @@ then system folders, then downloaded (data_utils/sources.py).
 """
 
 from data_utils.base import DatasetSplits, Loader, RawDataset, Splits, TrainTransform
+from data_utils.detection import DetectionData
 from data_utils.graphs import GraphData, normalized_adjacency
 from data_utils.loaders import (
     ArrayLoader,
@@ -41,6 +42,7 @@ __all__ = [
     "ArrayLoader",
     "CharCorpus",
     "DatasetSplits",
+    "DetectionData",
     "FullGraphLoader",
     "GraphData",
     "ListTargetLoader",

@@ -11,6 +11,7 @@ Use every data set through ``load_dataset(name, seed=..., **options)``, which re
     CharCorpus         the CharCorpus                TokenWindows: (x, y) int64 (B, T)
     GraphData          the GraphData                 FullGraphLoader: {"x", "adj", ..., "mask"}
     SegmentationData   the SegmentationData          ArrayLoader: (image, mask (B, H, W))
+    DetectionData      the DetectionData             ListTargetLoader: (image, [target dicts])
     SequenceTask       the SequenceTask              ArrayLoader: (x, y) sequences (sequences.py)
 
 Most loaders return a RawDataset (N examples with one class each), which load_dataset splits
@@ -25,14 +26,15 @@ from __future__ import annotations
 from functools import partial
 from typing import Callable, Union
 
-from data_utils import graphs, sequences, synthetic, tabular, text, vision
+from data_utils import detection, graphs, sequences, synthetic, tabular, text, vision
 from data_utils.base import RawDataset
+from data_utils.detection import DetectionData
 from data_utils.graphs import GraphData
 from data_utils.sequences import SequenceTask
 from data_utils.text import CharCorpus
 from data_utils.vision import SegmentationData
 
-AnyDataset = Union[RawDataset, CharCorpus, GraphData, SegmentationData, SequenceTask]
+AnyDataset = Union[RawDataset, CharCorpus, GraphData, SegmentationData, SequenceTask, DetectionData]
 
 DATASETS: dict[str, Callable[..., AnyDataset]] = {
     # synthetic 2-D (data_utils/synthetic.py)
@@ -59,6 +61,9 @@ DATASETS: dict[str, Callable[..., AnyDataset]] = {
     "mnist1d": vision.load_mnist1d,
     "cifar10": vision.load_cifar10,
     "isbi_membrane": vision.load_isbi_membrane,  # -> SegmentationData
+    # detection canvases generated from digits (data_utils/detection.py), -> DetectionData
+    "mnist_detection": detection.load_detection,
+    "fashion_mnist_detection": partial(detection.load_detection, source="fashion_mnist"),
     # text (data_utils/text.py)
     "tiny_shakespeare": text.load_tiny_shakespeare,  # -> CharCorpus
     "sst2": text.load_sst2,

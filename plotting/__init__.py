@@ -17,6 +17,7 @@ from plotting.audit import plot_gradient_audit  # noqa: E402
 from plotting.classification import plot_confusion_matrix, plot_decision_boundary  # noqa: E402
 from plotting.core import save_figure  # noqa: E402
 from plotting.curves import draw_epoch_curves, plot_learning_curves  # noqa: E402
+from plotting.detection import draw_detections, plot_detection_rows  # noqa: E402
 from plotting.features import (  # noqa: E402
     plot_conv_filters,
     plot_feature_maps,
@@ -33,11 +34,13 @@ from plotting.weights import plot_weights_as_images  # noqa: E402
 
 __all__ = [
     "collect_features",
+    "draw_detections",
     "draw_epoch_curves",
     "grad_cam",
     "plot_confusion_matrix",
     "plot_conv_filters",
     "plot_decision_boundary",
+    "plot_detection_rows",
     "plot_feature_maps",
     "plot_feature_projection",
     "plot_grad_cam",
