@@ -193,6 +193,24 @@ FIGURES_BY_MODEL: dict[str, list[Figure]] = {
             needs="python src/train.py --experiment autoencoder --no-wandb",
         ),
     ],
+    "28_gcn": [
+        Figure(
+            "python src/compare.py --dataset cora --seeds 10",
+            "compare_cora.png",
+            "compare_cora.png",
+        ),
+        Figure(
+            "python src/compare.py --dataset citeseer --seeds 10",
+            "compare_citeseer.png",
+            "compare_citeseer.png",
+        ),
+        Figure(
+            "python src/depth_study.py --dataset cora --depths 1 2 4 8 16 --seeds 3",
+            "depth_cora.png",
+            "depth_cora.png",
+        ),
+        Figure("python src/karate.py", "karate_embedding.png", "karate_embedding.png"),
+    ],
 }
 
 

@@ -125,6 +125,13 @@ NOTEBOOK_NEEDS: dict[str, list[str]] = {
         "python src/train.py --experiment latent2d --no-wandb",
         "python src/train.py --experiment autoencoder2d --no-wandb",
     ],
+    "28_gcn": [
+        "python src/train.py --experiment cora --no-wandb",
+        "python src/compare.py --dataset cora --seeds 10",
+        "python src/compare.py --dataset citeseer --seeds 10",
+        "python src/depth_study.py --dataset cora --depths 1 2 4 8 16 --seeds 3",
+        "python src/karate.py",
+    ],
 }
 
 

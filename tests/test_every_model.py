@@ -129,8 +129,9 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
-def fixed_batch(config: BaseConfig, splits: DatasetSplits) -> tuple[torch.Tensor, torch.Tensor]:
-    """The first shuffled training batch, transformed as the Trainer sees it."""
+def fixed_batch(config: BaseConfig, splits: DatasetSplits) -> Any:
+    """The first shuffled training batch, transformed as the Trainer sees it: (x, y), or a dict
+    (a whole graph with its training mask, data_utils.FullGraphLoader)."""
     # Arrays: at most the training set. A token stream (CharCorpus) draws windows at any size.
     size = min(BATCH_SIZE, len(splits.y_train)) if hasattr(splits, "y_train") else BATCH_SIZE
     train_loader, _, _ = splits.loaders(size, seed=config.seed)  # any Splits (data_utils.base)
@@ -229,15 +230,16 @@ def test_spec_describes_this_folder(name):
 @parametrize_models
 def test_forward_keeps_the_batch_dimension_and_is_finite(name, smoke):
     spec, config, splits = smoke(name)
-    x, y = fixed_batch(config, splits)
+    batch = fixed_batch(config, splits)
     model = new_model(spec, config, splits)
     set_mode(model, training=False)
     with torch.no_grad():
         if has_own_step(model):  # batch -> loss and metrics (a decoder needs more than x)
-            out = model.step((x, y))
+            out = model.step(batch)
             losses = [out.loss, *(as_float(m.total) / m.count for m in out.metrics.values())]
             assert all(math.isfinite(float(v)) for v in losses), f"NaN or Inf in {out.metrics}"
             return
+        x, _ = batch
         out = model(x) if is_torch_model(model) else model.forward(x.numpy())
     for array in outputs_of(out):
         assert array.shape[:1] == (len(x),), f"output {array.shape} lost the batch of {len(x)}"
@@ -247,7 +249,7 @@ def test_forward_keeps_the_batch_dimension_and_is_finite(name, smoke):
 @parametrize_models
 def test_training_steps_on_a_fixed_batch_lower_the_loss(name, smoke):
     spec, config, splits = smoke(name)
-    x, y = fixed_batch(config, splits)
+    batch = fixed_batch(config, splits)
     model = new_model(spec, config, splits)
     trainer = Trainer(
         model,
@@ -262,20 +264,24 @@ def test_training_steps_on_a_fixed_batch_lower_the_loss(name, smoke):
         """The objective the steps minimise, in training mode (batch statistics, dropout), with
         the same dropout masks every time; eval mode would also test BatchNorm's running
         statistics, which 30 steps do not settle."""
+        if has_own_step(model):  # any batch structure: the step reads it
+            set_mode(model, training=True)
+            with torch.no_grad(), torch.random.fork_rng(devices=[]):
+                torch.manual_seed(config.seed)
+                return float(model.step(batch).loss)
+        x, y = batch
         if not is_torch_model(model):
             return float(trainer.criterion(model.forward(x.numpy()), y.numpy()))
         set_mode(model, training=True)
         with torch.no_grad(), torch.random.fork_rng(devices=[]):
             torch.manual_seed(config.seed)
-            if has_own_step(model):
-                return float(model.step((x, y)).loss)
             return float(trainer.criterion(model(x), y))
 
     loss_before = batch_loss() if loss_decreases else None
     weights_before = trainer.auditor.snapshot()  # copies of every trainable tensor
     set_mode(model, training=True)
     for _ in range(STEPS):
-        out = trainer.training_step([(x, y)], audit=False)
+        out = trainer.training_step([batch], audit=False)
         assert out["stepped"], "a step on a finite batch was skipped"
         assert math.isfinite(out["metrics"]["loss"].total), "the step reported a NaN or Inf loss"
     weights_after = trainer.auditor.snapshot()

@@ -1,0 +1,1 @@
+"""GCN (Kipf and Welling 2016): semi-supervised node classification on Cora, Citeseer, karate."""
