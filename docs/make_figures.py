@@ -193,6 +193,30 @@ FIGURES_BY_MODEL: dict[str, list[Figure]] = {
             needs="python src/train.py --experiment autoencoder --no-wandb",
         ),
     ],
+    "21_dcgan": [
+        Figure(
+            "python src/evaluate.py --checkpoint latest --experiment fashion_mnist --visualize",
+            "fashion_mnist_eval_samples.png",
+            "fashion_mnist_samples.png",
+            needs="python src/train.py --experiment fashion_mnist --no-wandb",
+        ),
+        Figure(
+            "python src/evaluate.py --checkpoint latest --experiment fashion_mnist --visualize",
+            "fashion_mnist_eval_interpolations.png",
+            "fashion_mnist_interpolations.png",
+        ),
+        Figure(
+            "python src/evaluate.py --checkpoint latest --experiment fashion_mnist --visualize",
+            "fashion_mnist_eval_losses.png",
+            "fashion_mnist_losses.png",
+        ),
+        Figure(
+            "python src/evaluate.py --checkpoint latest --experiment mnist --visualize",
+            "mnist_eval_samples.png",
+            "mnist_samples.png",
+            needs="python src/train.py --experiment mnist --no-wandb",
+        ),
+    ],
     "28_gcn": [
         Figure(
             "python src/compare.py --dataset cora --seeds 10",

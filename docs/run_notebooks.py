@@ -125,6 +125,10 @@ NOTEBOOK_NEEDS: dict[str, list[str]] = {
         "python src/train.py --experiment latent2d --no-wandb",
         "python src/train.py --experiment autoencoder2d --no-wandb",
     ],
+    "21_dcgan": [
+        "python src/train.py --experiment fashion_mnist --no-wandb",
+        "python src/train.py --experiment mnist --no-wandb",
+    ],
     "28_gcn": [
         "python src/train.py --experiment cora --no-wandb",
         "python src/compare.py --dataset cora --seeds 10",

@@ -48,6 +48,7 @@ MODELS: dict[str, str] = {
     "bert": "17_bert",
     "vit": "18_vit",
     "vae": "19_vae",
+    "dcgan": "21_dcgan",
     "gcn": "28_gcn",
 }
 
