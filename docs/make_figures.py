@@ -217,6 +217,34 @@ FIGURES_BY_MODEL: dict[str, list[Figure]] = {
             needs="python src/train.py --experiment mnist --no-wandb",
         ),
     ],
+    "22_ddpm": [
+        Figure(
+            "python src/evaluate.py --checkpoint latest --experiment mnist --visualize",
+            "mnist_eval_forward.png",
+            "mnist_forward.png",
+            needs="python src/train.py --experiment mnist --no-wandb",
+        ),
+        Figure(
+            "python src/evaluate.py --checkpoint latest --experiment mnist --visualize",
+            "mnist_eval_reverse.png",
+            "mnist_reverse.png",
+        ),
+        Figure(
+            "python src/evaluate.py --checkpoint latest --experiment mnist --visualize",
+            "mnist_eval_samples.png",
+            "mnist_samples.png",
+        ),
+        Figure(
+            "python src/evaluate.py --checkpoint latest --experiment mnist --visualize",
+            "mnist_eval_curves.png",
+            "mnist_curves.png",
+        ),
+        Figure(
+            "python src/evaluate.py --checkpoint latest --experiment mnist --visualize",
+            "mnist_eval_loss_by_step.png",
+            "mnist_loss_by_step.png",
+        ),
+    ],
     "28_gcn": [
         Figure(
             "python src/compare.py --dataset cora --seeds 10",

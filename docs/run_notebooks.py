@@ -129,6 +129,9 @@ NOTEBOOK_NEEDS: dict[str, list[str]] = {
         "python src/train.py --experiment fashion_mnist --no-wandb",
         "python src/train.py --experiment mnist --no-wandb",
     ],
+    "22_ddpm": [
+        "python src/train.py --experiment mnist --no-wandb",
+    ],
     "28_gcn": [
         "python src/train.py --experiment cora --no-wandb",
         "python src/compare.py --dataset cora --seeds 10",

@@ -49,6 +49,7 @@ MODELS: dict[str, str] = {
     "vit": "18_vit",
     "vae": "19_vae",
     "dcgan": "21_dcgan",
+    "ddpm": "22_ddpm",
     "gcn": "28_gcn",
 }
 
