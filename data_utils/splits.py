@@ -123,8 +123,9 @@ def load_dataset(
       nanoGPT), with TokenWindows; options block_size, windows_per_epoch, train_mode;
     - graphs (cora, citeseer, karate): a GraphData with its fixed node masks, with
       FullGraphLoaders;
-    - segmentation (isbi_membrane): a SegmentationData whose val slices are a seeded choice of
-      val_fraction (default 0.2) of the labelled ones, with ArrayLoaders of (image, mask).
+    - segmentation (isbi_membrane): a SegmentationData whose val slices are a contiguous block
+      of val_fraction (default 0.2) of the labelled ones, its start seeded, with ArrayLoaders of
+      (image, mask).
 
     For these last three, ``val_fraction`` is passed to the data set's loader when it has one
     (text, segmentation) and not used otherwise; ``test_fraction`` and ``standardize`` are not

@@ -414,7 +414,7 @@ class SegmentationData:
         name: Registry name.
         x_train: Training images, uint8 (N, C, H, W).
         y_train: Per-pixel class indices, int64 (N, H, W): the layout CrossEntropyLoss expects.
-        x_val: Held-out labelled images, uint8 (M, C, H, W) (a seeded choice of slices).
+        x_val: Held-out labelled images, uint8 (M, C, H, W) (a contiguous block of slices).
         y_val: Their masks, int64 (M, H, W).
         x_test: Unlabelled test images, uint8 (K, C, H, W) (ISBI publishes no test masks); for
             predictions and figures, not for metrics.
@@ -496,12 +496,14 @@ def load_isbi_membrane(
     """ISBI 2012 EM membrane segmentation (the U-Net paper's data, Ronneberger et al. 2015).
 
     30 labelled images of 512x512 and 30 unlabelled test images. Mask pixels are 1 for cell
-    interior (white, 255 in the PNGs) and 0 for membrane (black). A seeded random choice of
-    round(val_fraction * 30) labelled slices (6 by default) is held out for validation; the
-    challenge's test masks are not public, so the loaders' test split is this validation split.
+    interior (white, 255 in the PNGs) and 0 for membrane (black). A contiguous block of
+    round(val_fraction * 30) labelled slices (6 by default) is held out for validation, its first
+    slice a seeded choice: the slices are consecutive sections of one stack and neighbours look
+    alike, so slices scattered among the training ones would flatter a model. The challenge's
+    test masks are not public, so the loaders' test split is this validation split.
 
     Args:
-        seed: Seed of the choice of validation slices.
+        seed: Seed of the first slice of the validation block.
         data_dir: Data directory holding isbi2012-membrane/.
         val_fraction: Fraction of the 30 labelled slices held out (0: train on all 30, as the
             U-Net paper did, with empty val/test loaders).
@@ -518,9 +520,11 @@ def load_isbi_membrane(
     masks = masks.to(torch.int64)  # (30, H, W) in {0, 1}
     test = stack([f"test/{i}.png" for i in range(30)])
     n_val = max(1, round(val_fraction * 30)) if val_fraction > 0 else 0
-    order = np.random.default_rng(seed).permutation(30)
-    val = torch.from_numpy(np.sort(order[:n_val]))
-    train = torch.from_numpy(np.sort(order[n_val:]))
+    start = int(np.random.default_rng(seed).integers(0, 30 - n_val + 1))
+    is_val = np.zeros(30, dtype=bool)
+    is_val[start : start + n_val] = True  # slices start .. start + n_val - 1
+    val = torch.from_numpy(np.flatnonzero(is_val))
+    train = torch.from_numpy(np.flatnonzero(~is_val))
     return SegmentationData(
         name="isbi_membrane",
         x_train=images[train],  # (30 - n_val, 1, H, W)

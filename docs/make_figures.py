@@ -245,6 +245,19 @@ FIGURES_BY_MODEL: dict[str, list[Figure]] = {
             "mnist_loss_by_step.png",
         ),
     ],
+    "23_unet": [
+        Figure(
+            "python src/evaluate.py --checkpoint latest --experiment membranes --visualize",
+            "membranes_eval_prediction.png",
+            "membranes_prediction.png",
+            needs="python src/train.py --experiment membranes --no-wandb",
+        ),
+        Figure(
+            "python src/evaluate.py --checkpoint latest --experiment membranes --visualize",
+            "membranes_eval_curves.png",
+            "membranes_curves.png",
+        ),
+    ],
     "28_gcn": [
         Figure(
             "python src/compare.py --dataset cora --seeds 10",

@@ -132,6 +132,9 @@ NOTEBOOK_NEEDS: dict[str, list[str]] = {
     "22_ddpm": [
         "python src/train.py --experiment mnist --no-wandb",
     ],
+    "23_unet": [
+        "python src/train.py --experiment membranes --no-wandb",
+    ],
     "28_gcn": [
         "python src/train.py --experiment cora --no-wandb",
         "python src/compare.py --dataset cora --seeds 10",

@@ -50,6 +50,7 @@ MODELS: dict[str, str] = {
     "vae": "19_vae",
     "dcgan": "21_dcgan",
     "ddpm": "22_ddpm",
+    "unet": "23_unet",
     "gcn": "28_gcn",
 }
 

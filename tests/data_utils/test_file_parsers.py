@@ -217,6 +217,8 @@ def test_isbi_membrane_on_tiny_pngs(tmp_path, register_source) -> None:
     train_ids, val_ids = ([int(img[0, 0, 0]) for img in x] for x in (split.x_train, split.x_val))
     assert len(val_ids) == 6 and sorted(train_ids + val_ids) == list(range(30))
     assert val_ids == sorted(val_ids) and train_ids == sorted(train_ids)
+    # one contiguous block: neighbouring slices are alike, so none of them straddles the split
+    assert val_ids == list(range(val_ids[0], val_ids[0] + 6))
     again = DATASETS["isbi_membrane"](data_dir=tmp_path, seed=3)
     other = DATASETS["isbi_membrane"](data_dir=tmp_path, seed=4)
     assert torch.equal(again.x_val, split.x_val) and not torch.equal(other.x_val, split.x_val)
