@@ -276,6 +276,9 @@ FIGURES_BY_MODEL: dict[str, list[Figure]] = {
         ),
         Figure("python src/karate.py", "karate_embedding.png", "karate_embedding.png"),
     ],
+    "29_bitnet": [
+        Figure("python src/compare.py", "compare.png", "compare.png"),
+    ],
 }
 
 

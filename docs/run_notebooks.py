@@ -142,6 +142,9 @@ NOTEBOOK_NEEDS: dict[str, list[str]] = {
         "python src/depth_study.py --dataset cora --depths 1 2 4 8 16 --seeds 3",
         "python src/karate.py",
     ],
+    "29_bitnet": [
+        "python src/compare.py",
+    ],
 }
 
 

@@ -52,6 +52,7 @@ MODELS: dict[str, str] = {
     "ddpm": "22_ddpm",
     "unet": "23_unet",
     "gcn": "28_gcn",
+    "bitnet": "29_bitnet",
 }
 
 
