@@ -135,6 +135,9 @@ NOTEBOOK_NEEDS: dict[str, list[str]] = {
     "23_unet": [
         "python src/train.py --experiment membranes --no-wandb",
     ],
+    "26_yolo": [
+        "python src/train.py --experiment canvases --no-wandb",
+    ],
     "28_gcn": [
         "python src/train.py --experiment cora --no-wandb",
         "python src/compare.py --dataset cora --seeds 10",

@@ -51,6 +51,7 @@ MODELS: dict[str, str] = {
     "dcgan": "21_dcgan",
     "ddpm": "22_ddpm",
     "unet": "23_unet",
+    "yolo": "26_yolo",
     "gcn": "28_gcn",
     "bitnet": "29_bitnet",
 }
