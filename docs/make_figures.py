@@ -193,6 +193,38 @@ FIGURES_BY_MODEL: dict[str, list[Figure]] = {
             needs="python src/train.py --experiment autoencoder --no-wandb",
         ),
     ],
+    "20_gan": [
+        Figure(
+            "python src/train.py --experiment mnist --visualize --no-wandb",
+            "mnist_train_samples.png",
+            "mnist_samples.png",
+        ),
+        Figure(
+            "python src/evaluate.py --checkpoint latest --experiment mnist --score",
+            "mnist_eval_class_histogram.png",
+            "mnist_class_histogram.png",
+        ),
+        Figure(
+            "python src/evaluate.py --checkpoint latest --experiment mnist --score",
+            "mnist_eval_game.png",
+            "mnist_game.png",
+        ),
+        Figure(
+            "python src/train.py --experiment mnist_collapse --visualize --no-wandb",
+            "mnist_collapse_train_samples.png",
+            "mnist_collapse_samples.png",
+        ),
+        Figure(
+            "python src/evaluate.py --checkpoint latest --experiment mnist_collapse --score",
+            "mnist_collapse_eval_class_histogram.png",
+            "mnist_collapse_class_histogram.png",
+        ),
+        Figure(
+            "python src/evaluate.py --checkpoint latest --experiment mnist_collapse --score",
+            "mnist_collapse_eval_game.png",
+            "mnist_collapse_game.png",
+        ),
+    ],
     "21_dcgan": [
         Figure(
             "python src/evaluate.py --checkpoint latest --experiment fashion_mnist --visualize",

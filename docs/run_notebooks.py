@@ -125,6 +125,10 @@ NOTEBOOK_NEEDS: dict[str, list[str]] = {
         "python src/train.py --experiment latent2d --no-wandb",
         "python src/train.py --experiment autoencoder2d --no-wandb",
     ],
+    "20_gan": [
+        "python src/train.py --experiment mnist --no-wandb",
+        "python src/train.py --experiment mnist_collapse --no-wandb",
+    ],
     "21_dcgan": [
         "python src/train.py --experiment fashion_mnist --no-wandb",
         "python src/train.py --experiment mnist --no-wandb",

@@ -48,6 +48,7 @@ MODELS: dict[str, str] = {
     "bert": "17_bert",
     "vit": "18_vit",
     "vae": "19_vae",
+    "gan": "20_gan",
     "dcgan": "21_dcgan",
     "ddpm": "22_ddpm",
     "unet": "23_unet",
