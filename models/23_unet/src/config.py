@@ -37,6 +37,10 @@ class UNetConfig(BaseConfig):
     # square (the paper's shifts and rotations; its elastic deformations are left out).
     crop_size: int = 128
     crops_per_image: int = 8
+    # Evaluation (and every epoch's validation) averages the class probabilities of the 8 flips
+    # and rotations of each slice, mapped back: 8 forward passes instead of one. The paper
+    # averages overlapping tiles instead (its overlap-tile strategy).
+    test_time_flips: bool = False
     optimizer: OptimizerName = "adam"
     lr: float = 3e-3
     batch_size: int = 2

@@ -65,6 +65,13 @@ def dihedral(x: Tensor, k: int) -> Tensor:
     return x.flip(-1) if k >= 4 else x
 
 
+def undo_dihedral(x: Tensor, k: int) -> Tensor:
+    """The inverse of ``dihedral(., k)``: undo the flip, then turn back.
+    (..., S, S) -> (..., S, S)."""
+    x = x.flip(-1) if k >= 4 else x
+    return torch.rot90(x, -(k % 4), dims=(-2, -1))
+
+
 def random_crops(
     images: Tensor, masks: Tensor, size: int, per_image: int, weights: Tensor | None = None
 ) -> tuple[Tensor, Tensor, Tensor | None]:
@@ -283,6 +290,8 @@ class UNet(nn.Module):
         crop_size: Side of the training crops.
         crops_per_image: Crops cut from each training slice per step.
         w0, sigma: The weight map's constants (eq. 2).
+        test_time_flips: In evaluation, average the class probabilities of the 8 flips and
+            rotations of each slice (each mapped back), instead of one pass.
         threshold: The baseline's grey level (best_threshold on the training slices).
     """
 
@@ -297,10 +306,12 @@ class UNet(nn.Module):
         crops_per_image: int = 8,
         w0: float = 10.0,
         sigma: float = 5.0,
+        test_time_flips: bool = False,
         threshold: int = 0,
     ) -> None:
         super().__init__()
         self.loss, self.crop_size, self.crops_per_image = loss, crop_size, crops_per_image
+        self.test_time_flips = test_time_flips
         self.w0, self.sigma = w0, sigma
         self.down = nn.ModuleList()
         c = in_channels
@@ -333,6 +344,15 @@ class UNet(nn.Module):
             x = merge(torch.cat([skips.pop(), x], dim=1))  # (B, 2c, 2H, 2W) -> (B, c, 2H, 2W)
         return self.classify(x)  # (B, c, H, W) -> (B, K, H, W)
 
+    def log_probabilities(self, images: Tensor) -> Tensor:
+        """Log class probabilities of every pixel, (B, C, S, S) -> (B, K, S, S): one pass, or
+        with ``test_time_flips`` the mean of the probabilities of the 8 symmetries of each slice
+        (each turned back), a cheap stand-in for the paper's averaged overlapping tiles."""
+        if not self.test_time_flips:
+            return F.log_softmax(self(images), dim=1)
+        probs = sum(undo_dihedral(F.softmax(self(dihedral(images, k)), dim=1), k) for k in range(8))
+        return torch.log(probs / 8)
+
     def weight_maps(self, masks: Tensor) -> Tensor:
         """The weight map (eq. 2) of each training mask (B, H, W) -> (B, H, W); each distinct
         mask is computed once (a few seconds for a 512x512 slice) and kept."""
@@ -356,7 +376,7 @@ class UNet(nn.Module):
             loss = weighted_cross_entropy(self(x), y, w)
             n = len(x)
             return StepOutput(loss, {"loss": Mean(float(loss.detach()) * n, n)})
-        scores = self(images)  # (B, 2, H, W)
+        scores = self.log_probabilities(images)  # (B, 2, H, W)
         loss = weighted_cross_entropy(scores, masks, None)  # unweighted: comparable across runs
         pred = scores.argmax(1)  # (B, 2, H, W) -> (B, H, W)
         base = threshold_predict(images, self.threshold)
@@ -378,7 +398,7 @@ class UNet(nn.Module):
     @torch.no_grad()
     def predict_proba(self, images: Tensor) -> Tensor:
         """The probability of membrane at every pixel: (B, 1, H, W) -> (B, H, W)."""
-        return F.softmax(self(images), dim=1)[:, MEMBRANE]
+        return self.log_probabilities(images).exp()[:, MEMBRANE]
 
 
 def create_model(config: Any, splits: Any) -> UNet:
@@ -395,6 +415,7 @@ def create_model(config: Any, splits: Any) -> UNet:
         config.crops_per_image,
         config.w0,
         config.sigma,
+        config.test_time_flips,
         threshold,
     )
 

@@ -91,6 +91,28 @@ def test_dihedral_gives_the_eight_symmetries_of_the_square() -> None:
     )
 
 
+def test_test_time_flips_average_the_eight_symmetries_mapped_back() -> None:
+    x = torch.arange(9).view(3, 3)
+    for k in range(8):
+        assert torch.equal(model_lib.undo_dihedral(model_lib.dihedral(x, k), k), x)
+    torch.manual_seed(0)
+    images, _ = membrane_images(2, seed=2)
+    net = UNet(1, 2, [4, 8], test_time_flips=True).eval()
+    with torch.no_grad():
+        probs = net.log_probabilities(images).exp()  # (2, 2, S, S)
+        by_hand = np.zeros(probs.shape)
+        for k in range(4):
+            for flip in (False, True):
+                turned = np.rot90(images.numpy(), k, axes=(2, 3))
+                turned = turned[..., ::-1] if flip else turned
+                p = F.softmax(net(torch.from_numpy(turned.copy())), dim=1).numpy()
+                p = p[..., ::-1] if flip else p
+                by_hand += np.rot90(p, -k, axes=(2, 3)) / 8
+    np.testing.assert_allclose(probs.numpy(), by_hand, atol=1e-5)
+    np.testing.assert_allclose(probs.sum(1).numpy(), 1.0, atol=1e-5)
+    assert torch.equal(net.predict_proba(images), probs[:, model_lib.MEMBRANE])
+
+
 def test_random_crops_keep_image_mask_and_weights_aligned() -> None:
     torch.manual_seed(0)
     masks = torch.randint(0, 2, (3, 40, 40))
