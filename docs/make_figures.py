@@ -290,6 +290,19 @@ FIGURES_BY_MODEL: dict[str, list[Figure]] = {
             "membranes_curves.png",
         ),
     ],
+    "24_rcnn": [
+        Figure(
+            "python src/evaluate.py --checkpoint latest --experiment canvases --visualize",
+            "canvases_eval_detections.png",
+            "canvases_detections.png",
+            needs="python src/train.py --experiment canvases --no-wandb",
+        ),
+        Figure(
+            "python src/evaluate.py --checkpoint latest --experiment canvases --visualize",
+            "canvases_eval_pr_curves.png",
+            "canvases_pr_curves.png",
+        ),
+    ],
     "25_faster_rcnn": [
         Figure(
             "python src/evaluate.py --checkpoint latest --experiment canvases --visualize",

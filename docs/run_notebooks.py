@@ -139,6 +139,9 @@ NOTEBOOK_NEEDS: dict[str, list[str]] = {
     "23_unet": [
         "python src/train.py --experiment membranes --no-wandb",
     ],
+    "24_rcnn": [
+        "python src/train.py --experiment canvases --no-wandb",
+    ],
     "25_faster_rcnn": [
         "python src/train.py --experiment canvases --no-wandb",
     ],

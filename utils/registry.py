@@ -52,6 +52,7 @@ MODELS: dict[str, str] = {
     "dcgan": "21_dcgan",
     "ddpm": "22_ddpm",
     "unet": "23_unet",
+    "rcnn": "24_rcnn",
     "faster_rcnn": "25_faster_rcnn",
     "yolo": "26_yolo",
     "gcn": "28_gcn",
