@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
+import numpy as np
 from matplotlib.patches import Rectangle
 
 from plotting.core import save_figure, to_numpy
@@ -68,4 +69,37 @@ def plot_detection_rows(
         axes_row[0].set_ylabel(label, fontsize=9)
     if title:
         fig.suptitle(title, fontsize=9)
+    return save_figure(fig, path)
+
+
+def plot_precision_recall(
+    result: Any, size_bins: Mapping[str, tuple[float, float]], path: str | Path, title: str
+) -> Path:
+    """Interpolated precision-recall curves of an engine.detection.DetectionEval (mean over
+    classes): at IoU 0.5, 0.75 and 0.9 on the left, at IoU 0.5 per area range of ``size_bins``
+    (name -> (low, high) box area; "all" skipped) on the right."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.6))
+    for iou in (0.5, 0.75, 0.9):
+        recall, precision = result.pr_curve(iou)  # its mean is the AP at this IoU
+        left.plot(recall, precision, label=f"IoU {iou}: AP {precision.mean():.3f}")
+    t = int(np.flatnonzero(np.isclose(result.iou_thresholds, 0.5))[0])
+    for name, (lo, hi) in size_bins.items():
+        if name == "all":
+            continue
+        p = result.precision[t, :, :, result.area_names.index(name), -1]  # (R, K)
+        valid = (p > -1).all(axis=0)
+        label = (
+            f"{name} ({lo ** 0.5:.0f}-{min(hi ** 0.5, 99):.0f} px): AP50 {p[:, valid].mean():.3f}"
+        )
+        right.plot(result.recall_thresholds, p[:, valid].mean(axis=1), label=label)
+    for ax, sub in ((left, "all objects"), (right, "by box side, IoU 0.5")):
+        ax.set_xlabel("recall")
+        ax.set_ylabel("precision")
+        ax.set_xlim(0, 1.01)
+        ax.set_ylim(0, 1.01)
+        ax.set_title(sub, fontsize=9)
+        ax.legend(fontsize=7, loc="lower left")
+        ax.grid(alpha=0.3)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
     return save_figure(fig, path)
