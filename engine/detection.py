@@ -33,6 +33,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 # ---------------------------------------------------------------- boxes
@@ -194,13 +195,15 @@ def nms(boxes: Tensor, scores: Tensor, iou_threshold: float) -> Tensor:
     """
     order = torch.sort(scores, descending=True, stable=True).indices  # (N,)
     iou = box_iou(boxes[order], boxes[order])  # (N, N) in visiting order
-    suppressed = torch.zeros(len(order), dtype=torch.bool)
+    # the greedy loop on NumPy arrays: a tensor's per-element indexing costs microseconds
+    overlaps = (iou > iou_threshold).numpy()  # (N, N) bool
+    suppressed = np.zeros(len(order), dtype=bool)
     keep = []
     for i in range(len(order)):
         if suppressed[i]:
             continue
         keep.append(i)
-        suppressed |= iou[i] > iou_threshold  # boxes after i that overlap it (and i itself)
+        suppressed |= overlaps[i]  # boxes after i that overlap it (and i itself)
     return order[torch.tensor(keep, dtype=torch.int64)]
 
 
@@ -285,6 +288,10 @@ def roi_pool(
     ceil((i + 1) h / ph) - 1 from y1, clipped to the map; each bin takes the maximum of its
     cells, 0 for a bin that falls outside the map.
 
+    Those bins are exactly adaptive max pooling's on the (h, w) crop, so the crops, cut from
+    the map padded with the dtype's lowest value, are pooled by F.adaptive_max_pool2d, one
+    call per crop size. The gradient goes to each bin's maximum (the first one on a tie).
+
     Args:
         features: (B, C, H, W) feature maps.
         rois: (K, 5) boxes as (batch index, x1, y1, x2, y2) in image pixels.
@@ -292,35 +299,43 @@ def roi_pool(
         spatial_scale: Feature cells per image pixel (1 / stride).
 
     Returns:
-        (K, C, ph, pw). Memory: the masked maxima take K * C * H * W * pw elements at once,
-        fine for the small maps of 64x64 canvases.
+        (K, C, ph, pw). Memory: the crops, K * C * h * w elements at most.
     """
     height, width = features.shape[-2:]
     ph, pw = output_size
     index, boxes = _roi_boxes(rois)
     scaled = boxes * spatial_scale
     q = (scaled.sign() * (scaled.abs() + 0.5).floor()).long()  # (K, 4) cells, C's round()
-    roi_w = (q[:, 2] - q[:, 0] + 1).clamp(min=1).to(features.dtype)  # (K,)
-    roi_h = (q[:, 3] - q[:, 1] + 1).clamp(min=1).to(features.dtype)
-
-    def members(start: Tensor, size: Tensor, bins: int, limit: int) -> Tensor:
-        """(K, bins, limit) bool: cell c belongs to bin i of each box."""
-        i = torch.arange(bins, dtype=features.dtype)  # (bins,)
-        lo = torch.floor(i[None] * size[:, None] / bins).long() + start[:, None]  # (K, bins)
-        hi = torch.ceil((i[None] + 1) * size[:, None] / bins).long() + start[:, None]
-        cells = torch.arange(limit)[None, None, :]  # (1, 1, limit)
-        return (cells >= lo[..., None].clamp(0, limit)) & (cells < hi[..., None].clamp(0, limit))
-
-    rows = members(q[:, 1], roi_h, ph, height)  # (K, ph, H)
-    cols = members(q[:, 0], roi_w, pw, width)  # (K, pw, W)
-    f = features[index]  # (K, C, H, W)
+    q[:, 2] = torch.maximum(q[:, 2], q[:, 0])  # h, w = y2 - y1 + 1 at least 1
+    q[:, 3] = torch.maximum(q[:, 3], q[:, 1])
+    out = features.new_zeros(len(rois), features.shape[1], ph, pw)  # (K, C, ph, pw)
+    if len(rois) == 0:
+        return out
+    # pad the map so that every crop lies inside: (B, C, H, W) -> (B, Hp, Wp, C)
+    lo = int(max(0, -int(q[:, :2].min())))
+    hi_y = int(max(0, int(q[:, 3].max()) + 1 - height))
+    hi_x = int(max(0, int(q[:, 2].max()) + 1 - width))
     low = torch.finfo(features.dtype).min
-    # max over each column bin: (K, C, H, 1, W) masked by (K, 1, 1, pw, W) -> (K, C, H, pw)
-    by_col = torch.where(cols[:, None, None], f[:, :, :, None, :], low).amax(dim=-1)
-    # then over each row bin: (K, C, 1, pw, H) masked by (K, 1, ph, 1, H) -> (K, C, ph, pw)
-    out = torch.where(rows[:, None, :, None, :], by_col.transpose(2, 3)[:, :, None], low)
-    out = out.amax(dim=-1)
-    empty = ~(rows.any(-1)[:, :, None] & cols.any(-1)[:, None, :])  # (K, ph, pw)
+    padded = F.pad(features, (lo, hi_x, lo, hi_y), value=low).permute(0, 2, 3, 1)
+    sizes = torch.stack([q[:, 3] - q[:, 1] + 1, q[:, 2] - q[:, 0] + 1], dim=1)  # (K, 2) h, w
+    for h, w in torch.unique(sizes, dim=0).tolist():
+        group = ((sizes[:, 0] == h) & (sizes[:, 1] == w)).nonzero().squeeze(1)  # (n,)
+        ys = q[group, 1, None] + lo + torch.arange(h)  # (n, h)
+        xs = q[group, 0, None] + lo + torch.arange(w)  # (n, w)
+        # (n, h, w, C) -> (n, C, h, w) -> (n, C, ph, pw)
+        crops = padded[index[group, None, None], ys[:, :, None], xs[:, None, :]]
+        out[group] = F.adaptive_max_pool2d(crops.permute(0, 3, 1, 2), (ph, pw))
+    # a bin whose rows or columns all fall outside the map is 0 (its maximum is `low`)
+    i = torch.arange(ph, dtype=torch.float64)
+    j = torch.arange(pw, dtype=torch.float64)
+    h_k, w_k = sizes[:, 0:1].double(), sizes[:, 1:2].double()  # (K, 1)
+    r_lo = torch.floor(i * h_k / ph).long() + q[:, 1:2]  # (K, ph)
+    r_hi = torch.ceil((i + 1) * h_k / ph).long() + q[:, 1:2]
+    c_lo = torch.floor(j * w_k / pw).long() + q[:, 0:1]  # (K, pw)
+    c_hi = torch.ceil((j + 1) * w_k / pw).long() + q[:, 0:1]
+    rows_in = r_hi.clamp(0, height) > r_lo.clamp(0, height)  # (K, ph)
+    cols_in = c_hi.clamp(0, width) > c_lo.clamp(0, width)  # (K, pw)
+    empty = ~(rows_in[:, :, None] & cols_in[:, None, :])  # (K, ph, pw)
     return out.masked_fill(empty[:, None], 0.0)
 
 

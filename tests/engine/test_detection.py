@@ -379,6 +379,64 @@ def test_roi_pool_matches_the_cell_by_cell_loop() -> None:
     assert roi_pool(grid, whole, (2, 2), 1.0)[0, 0].tolist() == [[5.0, 7.0], [13.0, 15.0]]
 
 
+def masked_roi_pool(features, rois, output_size, scale):
+    """The earlier engine implementation, kept as a second oracle: masks of every bin's cells
+    over the whole map, max over the masked (K, C, H, pw, W) and (K, C, ph, pw, H) tensors."""
+    height, width = features.shape[-2:]
+    ph, pw = output_size
+    index, boxes = rois[:, 0].long(), rois[:, 1:] * scale
+    q = (boxes.sign() * (boxes.abs() + 0.5).floor()).long()
+    roi_w = (q[:, 2] - q[:, 0] + 1).clamp(min=1).to(features.dtype)
+    roi_h = (q[:, 3] - q[:, 1] + 1).clamp(min=1).to(features.dtype)
+
+    def members(start, size, bins, limit):
+        i = torch.arange(bins, dtype=features.dtype)
+        lo = torch.floor(i[None] * size[:, None] / bins).long() + start[:, None]
+        hi = torch.ceil((i[None] + 1) * size[:, None] / bins).long() + start[:, None]
+        cells = torch.arange(limit)[None, None, :]
+        return (cells >= lo[..., None].clamp(0, limit)) & (cells < hi[..., None].clamp(0, limit))
+
+    rows = members(q[:, 1], roi_h, ph, height)
+    cols = members(q[:, 0], roi_w, pw, width)
+    low = torch.finfo(features.dtype).min
+    by_col = torch.where(cols[:, None, None], features[index][:, :, :, None, :], low).amax(-1)
+    out = torch.where(rows[:, None, :, None, :], by_col.transpose(2, 3)[:, :, None], low)
+    empty = ~(rows.any(-1)[:, :, None] & cols.any(-1)[:, None, :])
+    return out.amax(dim=-1).masked_fill(empty[:, None], 0.0)
+
+
+def test_roi_pool_equals_the_masked_implementation_in_values_and_gradients() -> None:
+    gen = torch.Generator().manual_seed(11)
+    boxes = random_boxes(200, 64, gen)
+    edges = [
+        [-30.0, -30.0, -20.0, -20.0],  # wholly outside, above-left: all bins 0
+        [70.0, 70.0, 95.0, 99.0],  # wholly outside, below-right
+        [-10.0, 20.0, 12.0, 40.0],  # partly outside on the left
+        [50.0, 55.0, 80.0, 70.0],  # partly outside below-right
+        [-20.0, -20.0, 90.0, 90.0],  # larger than the map
+        [30.0, 30.0, 30.0, 30.0],  # a point: one cell
+        [40.0, 40.0, 30.0, 30.0],  # inverted: one cell at (x1, y1)
+        [2.0, 6.0, 10.0, 18.0],  # halves at scale 1/4
+        [0.0, 0.0, 64.0, 64.0],  # the canvas: one row and column past the map
+    ]
+    boxes[: len(edges)] = torch.tensor(edges)
+    rois = torch.cat([torch.randint(0, 3, (200, 1), generator=gen).float(), boxes], dim=1)
+    for size in ((7, 7), (2, 3), (14, 14)):
+        features = torch.randn(3, 4, 16, 16, generator=gen, dtype=torch.float64)
+        weights = torch.randn(200, 4, *size, generator=gen, dtype=torch.float64)
+        grads = []
+        for pool in (roi_pool, masked_roi_pool):
+            leaf = features.clone().requires_grad_(True)
+            out = pool(leaf, rois, size, 0.25)
+            (out * weights).sum().backward()
+            grads.append((out.detach(), leaf.grad))
+        torch.testing.assert_close(grads[0][0], grads[1][0], rtol=0, atol=0)
+        torch.testing.assert_close(grads[0][1], grads[1][1])
+        assert (grads[0][0][:2] == 0).all()
+    empty = roi_pool(torch.randn(1, 2, 4, 4), torch.zeros(0, 5), (7, 7), 1.0)
+    assert empty.shape == (0, 2, 7, 7)
+
+
 # ---------------------------------------------------------------- mAP: known answers
 
 

