@@ -329,6 +329,24 @@ FIGURES_BY_MODEL: dict[str, list[Figure]] = {
             "canvases_pr_curves.png",
         ),
     ],
+    "27_mask_rcnn": [
+        Figure(
+            "python src/evaluate.py --checkpoint latest --experiment canvases --visualize",
+            "canvases_eval_detections.png",
+            "canvases_detections.png",
+            needs="python src/train.py --experiment canvases --no-wandb",
+        ),
+        Figure(
+            "python src/evaluate.py --checkpoint latest --experiment canvases --visualize",
+            "canvases_eval_pr_curves.png",
+            "canvases_pr_curves.png",
+        ),
+        Figure(
+            "python src/evaluate.py --checkpoint latest --experiment canvases --visualize",
+            "canvases_eval_mask_pr_curves.png",
+            "canvases_mask_pr_curves.png",
+        ),
+    ],
     "28_gcn": [
         Figure(
             "python src/compare.py --dataset cora --seeds 10",

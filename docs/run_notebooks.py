@@ -148,6 +148,10 @@ NOTEBOOK_NEEDS: dict[str, list[str]] = {
     "26_yolo": [
         "python src/train.py --experiment canvases --no-wandb",
     ],
+    "27_mask_rcnn": [
+        "python src/train.py --experiment canvases --no-wandb",
+        "python src/train.py --experiment roi_pool --no-wandb",
+    ],
     "28_gcn": [
         "python src/train.py --experiment cora --no-wandb",
         "python src/compare.py --dataset cora --seeds 10",

@@ -1,10 +1,12 @@
 """A detector's test report, the same for every detector of Module 6 (24_rcnn, 25_faster_rcnn,
-26_yolo): AP overall and by object size, inference speed, the detections and precision-recall
-figures, and the ``evaluate.py --detail`` entry point. Each model folder's ``analysis.py`` only
-names itself and adds what is its own (R-CNN's proposal recall).
+26_yolo, 27_mask_rcnn): AP overall and by object size, inference speed, the detections and
+precision-recall figures, and the ``evaluate.py --detail`` entry point. Each model folder's
+``analysis.py`` only names itself and adds what is its own (R-CNN's proposal recall).
 
 A model is any module with ``predict(images (N, 1, H, W) in [0, 1]) -> [dict(boxes, labels,
-scores)]``; the data a data_utils.detection.DetectionData.
+scores)]``, plus binary "masks" (D, H, W) for an instance segmenter (``masks=True`` below adds
+mask AP, the same numbers with prefix ``mask_``, and mask precision-recall curves); the data a
+data_utils.detection.DetectionData.
 """
 
 from __future__ import annotations
@@ -48,11 +50,15 @@ def test_set(data: Any) -> tuple[torch.Tensor, Predictions]:
     return data.transform(x), targets
 
 
-def evaluate_by_size(preds: Predictions, targets: Predictions, num_classes: int) -> DetectionEval:
-    """COCO-style box mAP with SIZE_BINS for area ranges, objects binned by their box's area
-    (not their visible pixel count, which COCO's ``area`` holds)."""
+def evaluate_by_size(
+    preds: Predictions, targets: Predictions, num_classes: int, iou_type: str = "bbox"
+) -> DetectionEval:
+    """COCO-style box (or, iou_type "segm", mask) mAP with SIZE_BINS for area ranges, objects
+    binned by their box's area (not their visible pixel count, which COCO's ``area`` holds)."""
     by_box = [{**t, "area": box_area(t["boxes"])} for t in targets]
-    return mean_average_precision(preds, by_box, num_classes=num_classes, area_ranges=SIZE_BINS)
+    return mean_average_precision(
+        preds, by_box, iou_type=iou_type, num_classes=num_classes, area_ranges=SIZE_BINS
+    )
 
 
 def objects_by_size(targets: Predictions) -> dict[str, int]:
@@ -81,18 +87,21 @@ def timed_predictions(
     return preds, speed
 
 
-def detail(model: Any, data: Any, *, one_pass: bool = False) -> dict[str, Any]:
+def detail(model: Any, data: Any, *, one_pass: bool = False, masks: bool = False) -> dict[str, Any]:
     """The test split's box AP overall and by object size, and inference speed. ``one_pass``
     scores the predictions the speed was timed on (for a slow detector); otherwise they are
-    predicted in batches of 256 and timed in a second pass."""
+    predicted in batches of 256 and timed in a second pass. ``masks`` adds the same AP of the
+    predicted masks (keys with prefix ``mask_``)."""
     images, targets = test_set(data)
     if one_pass:
         preds, speed = timed_predictions(model, images)
     else:
         preds, speed = predictions(model, images), timed_predictions(model, images)[1]
     stats = evaluate_by_size(preds, targets, data.num_classes).stats
+    mask_stats = evaluate_by_size(preds, targets, data.num_classes, "segm").stats if masks else {}
     return {
         **{k: stats[k] for k in REPORTED},
+        **{f"mask_{k}": mask_stats[k] for k in REPORTED if masks},
         "size_bins_px": {k: [lo**0.5, hi**0.5] for k, (lo, hi) in SIZE_BINS.items() if k != "all"},
         "objects_by_size": objects_by_size(targets),
         **speed,
@@ -117,20 +126,23 @@ def plot_detections(model: Any, data: Any, path: Path, title: str, name: str) ->
     return plot_detection_rows(rows, data.class_names, path, title)
 
 
-def plot_pr_curves(model: Any, data: Any, path: Path, title: str) -> Path:
+def plot_pr_curves(model: Any, data: Any, path: Path, title: str, iou_type: str = "bbox") -> Path:
     """Interpolated precision-recall curves (mean over classes) at IoU 0.5, 0.75 and 0.9, and
-    at IoU 0.5 for each object size."""
+    at IoU 0.5 for each object size; of the boxes, or with iou_type "segm" of the masks."""
     from plotting.detection import plot_precision_recall
 
     images, targets = test_set(data)
-    result = evaluate_by_size(predictions(model, images), targets, data.num_classes)
+    result = evaluate_by_size(predictions(model, images), targets, data.num_classes, iou_type)
     return plot_precision_recall(result, SIZE_BINS, path, title)
 
 
-def visualize(model: Any, data: Any, vis_dir: Path, prefix: str, name: str) -> dict[str, Path]:
-    """A detector's ``--visualize`` hook: detections on test canvases and precision-recall."""
+def visualize(
+    model: Any, data: Any, vis_dir: Path, prefix: str, name: str, masks: bool = False
+) -> dict[str, Path]:
+    """A detector's ``--visualize`` hook: detections on test canvases and precision-recall;
+    with ``masks`` also the masks' precision-recall (``<prefix>_mask_pr_curves.png``)."""
     preset = data.preset
-    return {
+    figures = {
         "detections": plot_detections(
             model,
             data,
@@ -145,6 +157,15 @@ def visualize(model: Any, data: Any, vis_dir: Path, prefix: str, name: str) -> d
             f"{name}, {preset} test canvases: precision-recall (mean over the 10 classes)",
         ),
     }
+    if masks:
+        figures["mask_pr_curves"] = plot_pr_curves(
+            model,
+            data,
+            vis_dir / f"{prefix}_mask_pr_curves.png",
+            f"{name}, {preset} test canvases: masks' precision-recall (mean over the 10 classes)",
+            iou_type="segm",
+        )
+    return figures
 
 
 # ---------------------------------------------------------------------- evaluate.py --detail

@@ -55,6 +55,7 @@ MODELS: dict[str, str] = {
     "rcnn": "24_rcnn",
     "faster_rcnn": "25_faster_rcnn",
     "yolo": "26_yolo",
+    "mask_rcnn": "27_mask_rcnn",
     "gcn": "28_gcn",
     "bitnet": "29_bitnet",
 }
