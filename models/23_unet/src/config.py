@@ -34,8 +34,13 @@ class UNetConfig(BaseConfig):
     sigma: float = 5.0  # the paper's sigma, in pixels
     # Training batches are batch_size slices; the step cuts crops_per_image random crops of
     # crop_size x crop_size from each and turns each by one of the 8 flips and rotations of the
-    # square (the paper's shifts and rotations; its elastic deformations are left out).
+    # square (the paper's shifts and rotations; its elastic deformations below).
     crop_size: int = 128
+    # The paper's elastic deformation of each training slice before cropping (Sec. 3.1): random
+    # displacements of std elastic_std pixels on an elastic_grid x elastic_grid lattice,
+    # interpolated bicubically (the paper: 3 x 3, 10 pixels). 0: off.
+    elastic_std: float = 0.0
+    elastic_grid: int = 3
     crops_per_image: int = 8
     # Evaluation (and every epoch's validation) averages the class probabilities of the 8 flips
     # and rotations of each slice, mapped back: 8 forward passes instead of one. The paper
@@ -65,6 +70,11 @@ class UNetConfig(BaseConfig):
                 f"(got {self.crop_size})",
             ),
             (self.crops_per_image >= 1, f"crops_per_image must be >= 1 ({self.crops_per_image})"),
+            (
+                self.elastic_std >= 0 and self.elastic_grid >= 2,
+                f"need elastic_std >= 0, elastic_grid >= 2 ({self.elastic_std}, "
+                f"{self.elastic_grid})",
+            ),
             (self.w0 >= 0 and self.sigma > 0, f"need w0 >= 0, sigma > 0 ({self.w0}, {self.sigma})"),
             (not self.standardize, "standardize must be false: pixels stay in [0, 1]"),
         ]

@@ -6,8 +6,9 @@ challenge (Arganda-Carreras et al. 2015), 30 labelled 512x512 slices of one stac
 
 What is implemented, in the paper's order:
 
-- the helpers: random crops of a slice and its mask, each turned by one of the 8 flips and
-  rotations of the square (the paper's shifts and rotations, Sec. 3.1);
+- the helpers: the paper's elastic deformation of a slice and its mask (Sec. 3.1: random
+  displacements on a coarse 3 x 3 lattice, interpolated bicubically), and random crops, each
+  turned by one of the 8 flips and rotations of the square (the paper's shifts and rotations);
 - the contracting path (Sec. 2): levels of two 3x3 convolutions with ReLU, then 2x2 max pooling
   that halves the resolution; the filters double from level to level;
 - the expanding path: a 2x2 up-convolution that doubles the resolution and halves the filters,
@@ -31,8 +32,8 @@ Choices that differ from the paper, and why:
   the pixels near a slice's edge see zeros instead of a mirror (a small loss at the edges);
 - four levels of 16 to 128 filters (the paper: five, 64 to 1024), batch norm after every
   convolution, Adam: what trains on a CPU in ten minutes;
-- no elastic deformations (the paper's main augmentation for 30 slices), no dropout at the end
-  of the contracting path.
+- no dropout at the end of the contracting path; the elastic deformations deform whole slices
+  before cropping (the paper deforms its 572x572 tiles).
 
 Known outcomes, asserted in tests: the output has the input's size and two classes; the metrics
 match their oracles (scikit-image's adapted Rand error, torch's cross-entropy, brute-force
@@ -96,6 +97,39 @@ def random_crops(
             if weights is not None:
                 ws.append(dihedral(weights[i, window[0], window[1]], k))
     return torch.stack(xs), torch.stack(ys), (torch.stack(ws) if weights is not None else None)
+
+
+def elastic_deform(
+    images: Tensor, masks: Tensor, std: float, grid: int = 3, weights: Tensor | None = None
+) -> tuple[Tensor, Tensor, Tensor | None]:
+    """The paper's elastic deformation (Sec. 3.1) of whole slices: random displacement vectors
+    on a coarse grid x grid lattice (the paper: 3 x 3, std 10 pixels), interpolated bicubically
+    to one displacement per pixel; every slice gets its own field. Pixels that the field takes
+    outside the slice are mirrored back. The image (and weight map) is sampled bilinearly, the
+    mask bilinearly and thresholded at 1/2, so its classes stay 0 and 1.
+
+    Draws from torch's global generator, like ``random_crops``.
+    images (B, C, H, W), masks (B, H, W), weights (B, H, W) -> the same shapes, deformed alike.
+    """
+    b, _, h, w = images.shape
+    assert grid >= 2 and std >= 0, f"need grid >= 2 and std >= 0 (got {grid}, {std})"
+    # displacements in pixels, then in grid_sample's units (the slice spans [-1, 1]: 2 / (S - 1))
+    coarse = torch.randn(b, 2, grid, grid) * std  # (B, 2, grid, grid): x and y shifts
+    scale = torch.tensor([2.0 / (w - 1), 2.0 / (h - 1)]).view(1, 2, 1, 1)
+    field = F.interpolate(coarse * scale, size=(h, w), mode="bicubic", align_corners=True)
+    ys, xs = torch.meshgrid(torch.linspace(-1, 1, h), torch.linspace(-1, 1, w), indexing="ij")
+    identity = torch.stack([xs, ys], dim=-1)  # (H, W, 2), grid_sample's (x, y) order
+    where = identity + field.permute(0, 2, 3, 1)  # (B, 2, H, W) -> (B, H, W, 2)
+    where = where.to(images.device)
+
+    def sample(x: Tensor) -> Tensor:  # (B, C, H, W) -> (B, C, H, W)
+        return F.grid_sample(
+            x, where, mode="bilinear", padding_mode="reflection", align_corners=True
+        )
+
+    deformed_masks = (sample(masks.unsqueeze(1).float()).squeeze(1) >= 0.5).long()
+    deformed_weights = sample(weights.unsqueeze(1)).squeeze(1) if weights is not None else None
+    return sample(images), deformed_masks, deformed_weights
 
 
 def cells(mask: np.ndarray) -> tuple[np.ndarray, int]:
@@ -293,6 +327,9 @@ class UNet(nn.Module):
         test_time_flips: In evaluation, average the class probabilities of the 8 flips and
             rotations of each slice (each mapped back), instead of one pass.
         threshold: The baseline's grey level (best_threshold on the training slices).
+        elastic_std: Std in pixels of the elastic deformation's coarse displacements applied to
+            each training slice before cropping (0: none; the paper: 10).
+        elastic_grid: Side of the lattice of those displacements (the paper: 3).
     """
 
     def __init__(
@@ -308,8 +345,11 @@ class UNet(nn.Module):
         sigma: float = 5.0,
         test_time_flips: bool = False,
         threshold: int = 0,
+        elastic_std: float = 0.0,
+        elastic_grid: int = 3,
     ) -> None:
         super().__init__()
+        self.elastic_std, self.elastic_grid = elastic_std, elastic_grid
         self.loss, self.crop_size, self.crops_per_image = loss, crop_size, crops_per_image
         self.test_time_flips = test_time_flips
         self.w0, self.sigma = w0, sigma
@@ -372,6 +412,10 @@ class UNet(nn.Module):
         images, masks = batch  # (B, 1, H, W) in [0, 1], (B, H, W) in {0, 1}
         if self.training:
             weights = self.weight_maps(masks) if self.loss == "weighted" else None
+            if self.elastic_std > 0:
+                images, masks, weights = elastic_deform(
+                    images, masks, self.elastic_std, self.elastic_grid, weights
+                )
             x, y, w = random_crops(images, masks, self.crop_size, self.crops_per_image, weights)
             loss = weighted_cross_entropy(self(x), y, w)
             n = len(x)
@@ -417,6 +461,8 @@ def create_model(config: Any, splits: Any) -> UNet:
         config.sigma,
         config.test_time_flips,
         threshold,
+        config.elastic_std,
+        config.elastic_grid,
     )
 
 

@@ -131,6 +131,33 @@ def test_random_crops_keep_image_mask_and_weights_aligned() -> None:
     torch.testing.assert_close(model_lib.random_crops(images, masks, 16, 5, weights)[0], x)
 
 
+def test_elastic_deform_moves_image_mask_and_weights_together(monkeypatch) -> None:
+    torch.manual_seed(0)
+    masks = torch.from_numpy(np.stack([tiles(0, 64, 16), tiles(1, 64, 16)]))  # (2, 64, 64)
+    images = masks.unsqueeze(1).float() * 10 + torch.arange(2).view(2, 1, 1, 1)
+    weights = masks.float() * 2
+    # std 0: the identity
+    x, y, w = model_lib.elastic_deform(images, masks, 0.0, weights=weights)
+    torch.testing.assert_close(x, images, atol=1e-4, rtol=0)
+    assert torch.equal(y, masks) and w is not None
+    torch.testing.assert_close(w, weights, atol=1e-4, rtol=0)
+    # a random field: every slice keeps its id, the mask is the deformed image's classes
+    torch.manual_seed(1)
+    x, y, w = model_lib.elastic_deform(images, masks, 4.0, weights=weights)
+    assert x.shape == images.shape and y.shape == masks.shape and y.dtype == torch.int64
+    assert not torch.equal(y, masks)
+    slices = torch.arange(2).view(2, 1, 1)
+    assert torch.equal(((x[:, 0] - slices) >= 5).long(), y)
+    assert torch.equal((w >= 1).long(), y)
+    torch.manual_seed(1)  # the global generator: the same state deforms alike
+    torch.testing.assert_close(model_lib.elastic_deform(images, masks, 4.0)[0], x)
+    # equal displacements of (2, 2) pixels at every lattice point: a shift of the slice
+    monkeypatch.setattr(model_lib.torch, "randn", lambda *shape: torch.ones(*shape))
+    x, y, _ = model_lib.elastic_deform(images, masks, 2.0)
+    torch.testing.assert_close(x[..., :-2, :-2], images[..., 2:, 2:], atol=1e-4, rtol=0)
+    assert torch.equal(y[:, :-2, :-2], masks[:, 2:, 2:])
+
+
 # ------------------------------------------------------------------------------- the losses
 
 
