@@ -11,6 +11,7 @@ import pytest
 import torch
 from torch import nn
 
+import engine.evaluator as evaluator_module
 from engine.evaluator import Evaluator
 from engine.tracking import Tracker, resolve_wandb_mode
 from utils.registry import model_modules
@@ -25,6 +26,17 @@ def identity_classifier() -> nn.Linear:
         model.weight.copy_(torch.eye(2))
         model.bias.zero_()
     return model  # scores = x: predicts the larger coordinate -> [0, 1, 1, 0]
+
+
+@pytest.mark.parametrize("native", [False, True])
+def test_bf16_on_a_cpu_without_native_bf16_is_warned_about(native, monkeypatch, caplog):
+    """Emulated bf16 gives the same numbers tens of times slower: the user is told, once."""
+    monkeypatch.setattr(evaluator_module, "cpu_has_native_bf16", lambda: native)
+    with caplog.at_level(logging.WARNING, logger="engine.evaluator"):
+        Evaluator(identity_classifier(), nn.CrossEntropyLoss(), precision="bf16")
+        Evaluator(identity_classifier(), nn.CrossEntropyLoss(), precision="fp32")
+    warnings = [r for r in caplog.records if "without native bf16" in r.getMessage()]
+    assert len(warnings) == (0 if native else 1)
 
 
 @pytest.mark.parametrize("batch_size", [4, 3, 1])
