@@ -195,6 +195,11 @@ def test_the_defaults_are_nanogpts_cpu_recipe():
     assert (cfg.batch_size, cfg.data_options["block_size"], cfg.lr) == (12, 64, 1e-3)
     steps = cfg.epochs * cfg.data_options["windows_per_epoch"] // cfg.batch_size
     assert steps == 2000 and cfg.val_fraction == 0.1
+    # train_shakespeare_char.py and train.py's defaults: AdamW, clipping, no biases, float32
+    # on a CPU (nanoGPT's autocast is for CUDA only), warm-up 100 then cosine to 1e-4 at 2,000
+    assert (cfg.optimizer, cfg.beta1, cfg.beta2, cfg.weight_decay) == ("adamw", 0.9, 0.99, 0.1)
+    assert (cfg.grad_clip, cfg.bias, cfg.precision) == (1.0, False, "fp32")
+    assert (cfg.scheduler, cfg.warmup_steps, cfg.min_lr_ratio) == ("warmup_cosine", 100, 0.1)
 
 
 @needs_data
