@@ -122,16 +122,19 @@ class RecurrentStack(nn.Module):
         state: list[State] | None = None,
         mask: Tensor | None = None,
         steps: list[Tensor] | None = None,
+        projected: bool = False,
     ) -> tuple[Tensor, list[State]]:
         """Run the sequence through every layer.
 
         Args:
-            x: Inputs (B, T, I).
+            x: Inputs (B, T, I); with ``projected``, layer 0's input projection (B, T, G),
+                already computed by the caller (CharLM folds its embedding into it).
             state: Each layer's state before step 0 (default zeros).
             mask: (B, T) bool, False at padding: there the state is carried over unchanged and
                 the output is zero, so padding never changes a result.
             steps: If given, the last layer's output at every step is appended to it, each a
                 node of the graph (the gradient analysis asks autograd for dL/dh_t).
+            projected: x is layer 0's input projection, not its input.
 
         Returns:
             The last layer's outputs (B, T, H) and every layer's final state.
@@ -141,7 +144,10 @@ class RecurrentStack(nn.Module):
         final = []
         layer_input = x
         for depth, (cell, s) in enumerate(zip(self.cells, state)):
-            gx = cell.input_projection(layer_input)  # (B, T, G): one product for all steps
+            if projected and depth == 0:
+                gx = x  # (B, T, G): the caller's projection
+            else:
+                gx = cell.input_projection(layer_input)  # (B, T, G): one product for all steps
             if getattr(cell, "bptt_by_hand", False) and mask is None and steps is None:
                 layer_input, s = cell.unroll(gx, s)  # the cell's own loop (11_lstm's BPTT)
             else:
@@ -180,6 +186,11 @@ class CharLM(nn.Module):
 
     Trained on windows of the text (TokenWindows), it reports nats and bits per character and
     the perplexity; ``sample`` generates text from the checkpoint, carrying the state.
+
+    With ``fold_embedding`` the first layer's input projection of the embedding is read from a
+    table: ih(embed(x)) = ih(E)[x], the projection of the V rows of E once, (V, G), instead of the
+    B*T embedded characters (B*T, I) forward and backward. The same function of the same
+    parameters, rounded differently; a quarter of a 2 x 256 LSTM's products (11_lstm).
     """
 
     def __init__(
@@ -190,9 +201,11 @@ class CharLM(nn.Module):
         num_layers: int,
         dropout: float,
         temperature: float = 1.0,
+        fold_embedding: bool = False,
     ) -> None:
         super().__init__()
         self.chars, self.temperature = list(chars), temperature
+        self.fold_embedding = fold_embedding
         vocab = len(self.chars)
         self.embed = nn.Embedding(vocab, hidden_size)  # one row per character (= one-hot @ W)
         self.rnn = RecurrentStack(make_cell, hidden_size, hidden_size, num_layers, dropout)
@@ -201,7 +214,11 @@ class CharLM(nn.Module):
 
     def forward(self, x: Tensor, state: list[State] | None = None) -> tuple[Tensor, list[State]]:
         """(B, T) ids -> (B, T, V) next-character logits, and the final states."""
-        h, state = self.rnn(self.embed(x), state)  # (B, T, H)
+        if self.fold_embedding:  # no dropout on the embedding, so the two are one linear map
+            table = self.rnn.cells[0].input_projection(self.embed.weight)  # (V, G)
+            h, state = self.rnn(F.embedding(x, table), state, projected=True)  # (B, T, H)
+        else:
+            h, state = self.rnn(self.embed(x), state)  # (B, T, H)
         return self.head(F.dropout(h, self.dropout, self.training)), state
 
     def step(self, batch: tuple[Tensor, Tensor]) -> StepOutput:
@@ -289,18 +306,26 @@ class AddingRegressor(nn.Module):
         return StepOutput(loss, metrics, outputs=prediction.detach())
 
 
-def build_network(config: Any, splits: Any, make_cell: CellFactory) -> nn.Module:
+def build_network(
+    config: Any, splits: Any, make_cell: CellFactory, fold_embedding: bool = False
+) -> nn.Module:
     """The head the data set asks for, around cells made by ``make_cell``.
 
     Text (a CharCorpus) gets a CharLM, the adding problem an AddingRegressor, labelled sequences
     (MNIST-1D, images read row by row) a SequenceClassifier. The config needs ``hidden_size``,
-    ``num_layers``, ``dropout`` and ``temperature``.
+    ``num_layers``, ``dropout`` and ``temperature``; ``fold_embedding`` is CharLM's.
     """
     common = dict(
         hidden_size=config.hidden_size, num_layers=config.num_layers, dropout=config.dropout
     )
     if isinstance(splits, CharCorpus):
-        return CharLM(make_cell, splits.chars, temperature=config.temperature, **common)
+        return CharLM(
+            make_cell,
+            splits.chars,
+            temperature=config.temperature,
+            fold_embedding=fold_embedding,
+            **common,
+        )
     if isinstance(splits, SequenceTask):
         assert splits.name == "adding", f"no head for the sequence task {splits.name!r}"
         return AddingRegressor(make_cell, **common)

@@ -3,7 +3,7 @@
     python src/compare.py adding                      # T = 50, 100, 200; both networks
     python src/compare.py adding --lengths 50 --set max_steps=20 --name quick   # a quick look
     python src/compare.py adding --replot outputs/logs/adding.json   # redraw a saved result
-    python src/compare.py speed                       # backward by hand against autograd
+    python src/compare.py speed                       # autograd, by hand, by hand folded
 
 Hochreiter and Schmidhuber's experiment 4 (1997), in the form of Le et al. 2015: a sequence of
 T (value, marker) pairs, two of them marked, one in each half; the target is the sum of the two
@@ -18,10 +18,11 @@ to outputs/logs/<name>.json and the plot (test MSE against T, the 1/6 baseline d
 outputs/visualizations/<name>.png (docs/make_figures.py copies it to the README's figures/).
 
 ``speed`` times one training step (forward, backward, Adam) of the ``shakespeare`` network on a
-batch of Tiny Shakespeare windows, with the hand-written backward pass through time
-(``bptt_by_hand``, model.py's LSTMSequence) and with autograd through the same cell, alternately
-in one process on one thread, from the same weights; it checks that the two give the same loss
-and gradients and logs the median milliseconds of each and their ratio.
+batch of Tiny Shakespeare windows in three variants: autograd through the cell step by step,
+the hand-written backward pass through time (``bptt_by_hand``, model.py's LSTMSequence), and
+that with the embedding folded into the first layer's input projection (``fold_embedding``),
+alternately in one process on one thread, from the same weights; it checks that the three give
+the same loss and gradients and logs the median CPU milliseconds of each and the ratios.
 """
 
 from __future__ import annotations
@@ -86,36 +87,55 @@ def train_adding(
     }
 
 
+SPEED_VARIANTS = {  # name -> (bptt_by_hand, fold_embedding)
+    "autograd": (False, False),
+    "by_hand": (True, False),
+    "by_hand_folded": (True, True),
+}
+
+
 def time_steps(data_dir: str | None, repeats: int, overrides: dict[str, str]) -> dict[str, Any]:
-    """Median seconds of a training step of the shakespeare LSTM, by hand and by autograd."""
-    torch.set_num_threads(1)  # deliberately: the two variants side by side on one core
+    """Median CPU milliseconds of a training step of the shakespeare LSTM, in three variants.
+
+    Autograd through the cell step by step; the backward pass through time by hand
+    (``bptt_by_hand``); and by hand with the embedding folded into the first projection
+    (``fold_embedding``). CPU time of this one thread, not wall time: the machine is shared.
+    """
+    torch.set_num_threads(1)  # deliberately: the variants side by side on one core
     config = model_config("lstm", "shakespeare", **overrides)
     splits = load_data(config, data_dir)
     x, y = next(iter(splits.loaders(config.batch_size, seed=config.seed)[0]))
     spec, models, optimizers = model_spec("lstm"), {}, {}
-    for by_hand in (True, False):
-        set_random_seed(config.seed)  # the same initial weights for both
-        variant = model_config("lstm", "shakespeare", bptt_by_hand=by_hand, **overrides)
-        models[by_hand] = spec.create_model(variant, splits)
-        optimizers[by_hand] = build_optimizer(variant, models[by_hand])
+    for name, (by_hand, folded) in SPEED_VARIANTS.items():
+        set_random_seed(config.seed)  # the same initial weights for all
+        variant = model_config(
+            "lstm",
+            "shakespeare",
+            **{**overrides, "bptt_by_hand": by_hand, "fold_embedding": folded},
+        )
+        models[name] = spec.create_model(variant, splits)
+        optimizers[name] = build_optimizer(variant, models[name])
     grads = {}
-    for by_hand, model in models.items():  # the check: one step's loss and gradients agree
+    for name, model in models.items():  # the check: one step's loss and gradients agree
         loss = model.step((x, y)).loss
         loss.backward()
-        grads[by_hand] = [p.grad.clone() for p in model.parameters()]
+        grads[name] = [p.grad.clone() for p in model.parameters()]
         model.zero_grad(set_to_none=True)
-    for a, b in zip(grads[True], grads[False]):
-        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
-    seconds: dict[bool, list[float]] = {True: [], False: []}
-    for _ in range(repeats + 1):  # alternately, so that a busy machine slows both alike
-        for by_hand, model in models.items():
-            start = time.perf_counter()
+    for name in models:
+        for a, b in zip(grads[name], grads["autograd"]):
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+    seconds: dict[str, list[float]] = {name: [] for name in models}
+    for _ in range(repeats + 1):  # alternately, so that a busy machine slows all alike
+        for name, model in models.items():
+            start = time.process_time()
             model.step((x, y)).loss.backward()
-            optimizers[by_hand].step()
-            optimizers[by_hand].zero_grad(set_to_none=True)
-            seconds[by_hand].append(time.perf_counter() - start)
-    hand, auto = (statistics.median(seconds[k][1:]) for k in (True, False))  # first: warm-up
-    return {"batch": list(x.shape), "by_hand_ms": 1e3 * hand, "autograd_ms": 1e3 * auto}
+            optimizers[name].step()
+            optimizers[name].zero_grad(set_to_none=True)
+            seconds[name].append(time.process_time() - start)
+    result: dict[str, Any] = {"batch": list(x.shape)}
+    for name, times in seconds.items():  # the first of each: warm-up
+        result[f"{name}_ms"] = 1e3 * statistics.median(times[1:])
+    return result
 
 
 def parser() -> argparse.ArgumentParser:
@@ -123,7 +143,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "study",
         choices=["adding", "speed"],
-        help="adding: Elman against LSTM at each T; speed: backward by hand against autograd",
+        help="adding: Elman against LSTM at each T; speed: autograd, by hand, by hand folded",
     )
     p.add_argument("--repeats", type=int, default=20, help="speed: timed steps of each variant")
     p.add_argument("--lengths", nargs="+", type=int, default=list(ADDING_LENGTHS))
@@ -145,13 +165,16 @@ def run(args: argparse.Namespace) -> None:
     if args.study == "speed":
         result = time_steps(args.data_dir, args.repeats, overrides)
         logger.info(
-            "a training step on a batch %s, one thread, median of %d: backward by hand %.1f ms, "
-            "autograd %.1f ms (%.2fx); the same loss and gradients",
+            "a training step on a batch %s, one thread, median CPU time of %d: autograd %.1f ms, "
+            "backward by hand %.1f ms (%.2fx), by hand with the embedding folded %.1f ms (%.2fx); "
+            "the same loss and gradients",
             result["batch"],
             args.repeats,
-            result["by_hand_ms"],
             result["autograd_ms"],
+            result["by_hand_ms"],
             result["autograd_ms"] / result["by_hand_ms"],
+            result["by_hand_folded_ms"],
+            result["autograd_ms"] / result["by_hand_folded_ms"],
         )
         return
     unknown = [t for t in args.lengths if t not in ADDING_LENGTHS]

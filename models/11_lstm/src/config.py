@@ -33,8 +33,13 @@ class LSTMConfig(BaseConfig):
     forget_bias: float = 1.0
     # True: whole unmasked sequences run through the LSTM's backward pass written by hand
     # (model.py, LSTMSequence), the same numbers as autograd's (a test holds them to 1e-10 in
-    # float64) and, measured on a whole training step, no faster (python src/compare.py speed).
+    # float64) in less CPU time (python src/compare.py speed). Off by default: the recorded
+    # results of the other experiments were measured through autograd.
     bptt_by_hand: bool = False
+    # True: the character model reads its first layer's input projection from a (V, 4H) table,
+    # the projection of the embedding's V rows (rnn.CharLM, fold_embedding): the same function
+    # of the same parameters, a quarter fewer multiply-adds in a 2 x 256 network's step.
+    fold_embedding: bool = False
     # Adam at 1e-3 with the global gradient norm clipped at 1: the recipe of the Elman network's
     # adding runs (models/10_rnn), so the comparison changes the cell and nothing else.
     optimizer: OptimizerName = "adam"

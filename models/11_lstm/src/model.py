@@ -37,13 +37,17 @@ connections (Gers & Schmidhuber 2000; Greff et al. 2017 found them of no consist
 input and output squashing functions of range other than tanh's.
 
 Backpropagation through time written out (``LSTMSequence``, with ``bptt_by_hand``): over a
-whole unmasked sequence the cell runs its own loop, forward without a graph and backward by the
-chain rule through the equations above (the derivation is in ``LSTMSequence.backward``), with
-the recurrent weight's gradient one matrix product over all steps, as cuDNN does. It was
-written to save autograd's bookkeeping of a dozen nodes per step; on a whole training step of
-the ``shakespeare`` network it is no faster (``python src/compare.py speed``: the time is in
-the matrix products, which both paths do alike), so it is off by default and stays as the
-derivation, held by a test to autograd's gradients and to gradcheck.
+whole unmasked sequence the cell runs its own loop, forward without a graph (one matrix product
+and seven in-place elementwise ops a step into preallocated tensors) and backward by the chain
+rule through the equations above (the derivation is in ``LSTMSequence.backward``; every factor
+that does not depend on the incoming gradient is computed for all steps at once before the
+loop), with the recurrent weight's gradient one matrix product over all steps, as cuDNN does.
+With the character model's embedding folded into the first projection (``fold_embedding``,
+models/10_rnn's CharLM) a training step of the ``shakespeare`` network takes about three
+quarters of autograd's CPU time (``python src/compare.py speed``); the rest is the matrix
+products, which no rewriting of the same equations removes. The ``shakespeare`` experiment
+uses both; the other experiments keep autograd's path (the default), the one their recorded
+results were measured with.
 
 Known outcomes, asserted in tests: a two-layer stack matches torch.nn.LSTM to 1e-6 in float64
 over a whole sequence (outputs, final h and c, gradients); padding never changes a result; the
@@ -76,21 +80,20 @@ class LSTMSequence(torch.autograd.Function):
     def forward(ctx: Any, gx: Tensor, w_hh: Tensor, h0: Tensor, c0: Tensor) -> tuple:
         steps, batch, width = gx.shape
         size = width // 4
+        w_t = w_hh.t()  # (H, 4H), a view
         hs = gx.new_empty(steps + 1, batch, size)  # h_0..h_T
         cs = gx.new_empty(steps + 1, batch, size)  # c_0..c_T
         gates = torch.empty_like(gx)  # i, f, g, o after their squashing: (T, B, 4H)
-        tanh_c = gx.new_empty(steps, batch, size)
         hs[0], cs[0] = h0, c0
-        for t in range(steps):
-            a = torch.addmm(gx[t], hs[t], w_hh.t(), out=gates[t])  # (B, 4H) pre-activations
+        for t in range(steps):  # one product and seven in-place elementwise ops per step
+            a = torch.addmm(gx[t], hs[t], w_t, out=gates[t])  # (B, 4H) pre-activations
+            i, f, g, o = a.chunk(4, dim=1)  # views of gates[t]: squashed in place
             a[:, : 2 * size].sigmoid_()  # i, f
-            a[:, 2 * size : 3 * size].tanh_()  # g
-            a[:, 3 * size :].sigmoid_()  # o
-            i, f, g, o = a.chunk(4, dim=1)
-            torch.addcmul(f * cs[t], i, g, out=cs[t + 1])  # c_t = f c_{t-1} + i g
-            torch.tanh(cs[t + 1], out=tanh_c[t])
-            torch.mul(o, tanh_c[t], out=hs[t + 1])  # h_t = o tanh(c_t)
-        ctx.save_for_backward(w_hh, hs, cs, gates, tanh_c)
+            g.tanh_()
+            o.sigmoid_()
+            torch.mul(f, cs[t], out=cs[t + 1]).addcmul_(i, g)  # c_t = f c_{t-1} + i g
+            torch.tanh(cs[t + 1], out=hs[t + 1]).mul_(o)  # h_t = o tanh(c_t)
+        ctx.save_for_backward(w_hh, hs, cs, gates)
         return hs[1:], hs[steps], cs[steps]
 
     @staticmethod
@@ -104,25 +107,33 @@ class LSTMSequence(torch.autograd.Function):
             dc_{t-1} = dc * f                             the carousel: f = 1 passes it whole
             dh_{t-1} = d(pre-activations) W_hh
         and dW_hh = sum over t of d(pre-activations)_t^T h_{t-1}, one product at the end.
+        Every factor that does not depend on dh or dc (the slopes of the squashing functions,
+        o (1 - tanh(c)^2), the (g, c_{t-1}, i) that dc is spread over) is computed for all steps
+        at once before the loop, so a step is one product and six elementwise ops.
         """
-        w_hh, hs, cs, gates, tanh_c = ctx.saved_tensors
+        w_hh, hs, cs, gates = ctx.saved_tensors
         steps, batch, width = gates.shape
-        d_gates = torch.empty_like(gates)  # dL/d(pre-activations): (T, B, 4H)
+        size = width // 4
+        squashed = gates.view(steps, batch, 4, size)  # (T, B, 4, H): i, f, g, o
+        i, f, g, o = squashed.unbind(2)  # (T, B, H) views
+        tanh_c = torch.tanh(cs[1:])  # (T, B, H)
+        slope = squashed * (1 - squashed)  # s (1 - s): right for i, f and o
+        slope[:, :, 2] = 1 - g * g  # tanh's slope for g
+        through_h = o * (1 - tanh_c * tanh_c)  # dc_t / dh_t: (T, B, H)
+        spread = torch.stack((g, cs[:-1], i), dim=2)  # di, df, dg = dc * these: (T, B, 3, H)
+        d_gates = torch.empty_like(squashed)  # dL/d(pre-activations): (T, B, 4, H)
         dh, dc = d_h_last.clone(), d_c_last.clone()
         for t in range(steps - 1, -1, -1):
-            i, f, g, o = gates[t].chunk(4, dim=1)
-            di, df, dg, do = d_gates[t].chunk(4, dim=1)  # views: written in place
-            dh = dh + d_out[t]
-            dc = dc + dh * o * (1 - tanh_c[t] * tanh_c[t])
-            torch.mul(dc * g, i * (1 - i), out=di)
-            torch.mul(dc * cs[t], f * (1 - f), out=df)
-            torch.mul(dc * i, 1 - g * g, out=dg)
-            torch.mul(dh * tanh_c[t], o * (1 - o), out=do)
-            dc = dc * f
-            dh = d_gates[t] @ w_hh  # (B, 4H) @ (4H, H)
-        flat = d_gates.reshape(steps * batch, width)  # (T*B, 4H)
+            dh = dh + d_out[t]  # (B, H)
+            dc.addcmul_(dh, through_h[t])
+            torch.mul(dc.unsqueeze(1), spread[t], out=d_gates[t, :, :3])  # di, df, dg
+            torch.mul(dh, tanh_c[t], out=d_gates[t, :, 3])  # do
+            d_gates[t].mul_(slope[t])  # through the squashing functions
+            dc.mul_(f[t])  # the carousel
+            dh = d_gates[t].view(batch, width) @ w_hh  # (B, 4H) @ (4H, H)
+        flat = d_gates.view(steps * batch, width)  # (T*B, 4H)
         d_w_hh = flat.t() @ hs[:-1].reshape(steps * batch, -1)  # (4H, H)
-        return d_gates, d_w_hh, dh, dc
+        return d_gates.view(steps, batch, width), d_w_hh, dh, dc
 
 
 class LSTMCell(nn.Module):
@@ -205,7 +216,8 @@ def lstm_cells(forget_bias: float, bptt_by_hand: bool = False) -> Callable[[int,
 def create_model(config: Any, splits: Any) -> nn.Module:
     """The LSTM network for the config's data set (the ModelSpec hook): the Elman network's head
     for that data (character model, adding regressor or sequence classifier) around LSTM cells."""
-    return rnn.build_network(config, splits, lstm_cells(config.forget_bias, config.bptt_by_hand))
+    cells = lstm_cells(config.forget_bias, config.bptt_by_hand)
+    return rnn.build_network(config, splits, cells, fold_embedding=config.fold_embedding)
 
 
 def create_criterion(config: Any) -> Callable:

@@ -98,6 +98,27 @@ def test_the_backward_written_by_hand_passes_gradcheck_and_equals_autograds():
         torch.testing.assert_close(a.grad, b.grad, atol=1e-10, rtol=1e-10)
 
 
+def test_the_folded_embedding_is_the_same_function_with_the_same_gradients():
+    """CharLM with fold_embedding (the first projection read from a (V, 4H) table) against the
+    embedding then the projection, float64, the same weights: logits, final states, gradients."""
+    chars = list("\nabc xyz")
+    nets = []
+    for folded in (False, True):
+        torch.manual_seed(0)
+        cells = m.lstm_cells(1.0, bptt_by_hand=True)
+        nets.append(rnn.CharLM(cells, chars, 6, 2, 0.0, fold_embedding=folded).double())
+    x = torch.randint(0, len(chars), (3, 11), generator=torch.Generator().manual_seed(5))
+    results = []
+    for net in nets:
+        logits, [_, (h, c)] = net(x)  # (B, T, V)
+        (logits.sin().sum() + h.sum() * c.sum()).backward()
+        results.append((logits, h, c))
+    for a, b in zip(*results):
+        torch.testing.assert_close(a, b, atol=1e-12, rtol=1e-12)
+    for (name, a), b in zip(nets[0].named_parameters(), nets[1].parameters()):
+        torch.testing.assert_close(a.grad, b.grad, atol=1e-12, rtol=1e-12, msg=name)
+
+
 def test_forget_gate_bias_starts_at_forget_bias_and_the_rest_uniform():
     cell = m.LSTMCell(7, 16, forget_bias=1.0)
     bound = 1 / math.sqrt(16)
@@ -267,6 +288,6 @@ def test_compare_trains_both_networks_with_one_recipe_and_tables_and_plots_them(
 def test_the_speed_study_times_both_backward_passes_after_checking_they_agree():
     compare = load_script(MODEL_DIR, "compare.py")
     small = {"hidden_size": "8", "batch_size": "4", "data_options": "{block_size: 16}"}
-    result = compare.time_steps(None, 2, small)  # asserts the two gradients agree first
+    result = compare.time_steps(None, 2, small)  # asserts the three gradients agree first
     assert result["batch"] == [4, 16]
-    assert result["by_hand_ms"] > 0 and result["autograd_ms"] > 0
+    assert all(result[f"{name}_ms"] > 0 for name in compare.SPEED_VARIANTS)
