@@ -7,7 +7,8 @@ at ratios 0.5, 1 and 2 (the paper: 128, 256, 512 on 600-pixel images; here 94% o
 objects have an anchor of IoU >= 0.5, 50% one of IoU >= 0.7), the RPN's 256 anchors per image
 half positive at most, IoU 0.7 / 0.3; fewer proposals (the paper: 2,000 in training, 300 at
 test, for images with many objects; a canvas holds at most 4) and fewer RoIs per image (the
-paper: 128 of 2 images; here 16, at most 4 foreground).
+paper: 128 of 2 images; here 16, at most 4 foreground, by default; the canvases experiment
+samples 64 and pools the head's RoIs from the stride-2 stage, head_stage 1).
 """
 
 from __future__ import annotations
@@ -46,6 +47,9 @@ class FasterRCNNConfig(BaseConfig):
     # grows with them, and it dominates a training step.
     pool_channels: int = 16
     head_hidden: int = 256
+    # The backbone stage the head pools: None is the last (the RPN's stride-4 map, as the
+    # paper); 1 is the stride-2 stage (README, "Scaled to the canvases").
+    head_stage: int | None = None
     # Detection: smallest class score kept (low, so that mAP sees the whole precision-recall
     # curve), per-class NMS IoU, boxes per image.
     score_threshold: float = 0.01
@@ -104,6 +108,11 @@ class FasterRCNNConfig(BaseConfig):
             (
                 0 <= self.score_threshold < 1,
                 f"score_threshold must be in [0, 1) (got {self.score_threshold})",
+            ),
+            (
+                self.head_stage is None or 0 <= self.head_stage < len(self.widths),
+                f"head_stage must be None or index a backbone stage, 0..{len(self.widths) - 1} "
+                f"(got {self.head_stage})",
             ),
             (self.max_dets >= 1, f"max_dets must be >= 1 (got {self.max_dets})"),
             (not self.standardize, "standardize must be false: pixels are intensities"),

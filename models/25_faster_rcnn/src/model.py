@@ -21,7 +21,9 @@ What is implemented, in the paper's order:
   (eq. 1): classification over the sampled anchors, smooth L1 on the positives' deltas;
 - proposals (Sec. 3.3): deltas decoded on the anchors, clipped to the image, tiny boxes dropped,
   the best pre_nms_top_n by objectness, NMS at IoU 0.7, the best post_nms_top_n kept;
-- the Fast R-CNN head: RoI max pooling to 7x7 (engine.detection.roi_pool, Fast R-CNN Sec. 2.1),
+- the Fast R-CNN head: RoI max pooling to 7x7 (engine.detection.roi_pool, Fast R-CNN Sec. 2.1)
+  on the shared backbone's last map or, with head_stage, an earlier and finer stage of it (the
+  canvases experiment pools the stride-2 stage: README, "The head reads a finer map"),
   two fully connected layers, an (C + 1)-way softmax and class-specific box regression (targets
   scaled by (10, 10, 5, 5)); its training RoIs: the proposals plus the ground-truth boxes,
   sampled per image with up to 25% foreground (IoU >= 0.5), the rest background (IoU < 0.5);
@@ -35,7 +37,8 @@ softmax (the same model with half the outputs); anchors crossing the canvas bord
 training (on a 64-pixel canvas digits touch the border, and ignoring the anchors that cross it
 would leave those objects without positives); background RoIs are IoU in
 [0, 0.5) rather than Fast R-CNN's [0.1, 0.5) (few proposals on a near-empty canvas overlap
-nothing at 0.1).
+nothing at 0.1); the head may pool a finer stage than the RPN reads (head_stage; the paper's
+both read conv5, whose cells are small against its objects, unlike stride 4 against a digit).
 
 Mask R-CNN (27) reuses Backbone, RPN and the helpers through model_modules("faster_rcnn").
 """
@@ -159,6 +162,17 @@ class Backbone(nn.Module):
         return self.net(x)
 
 
+def backbone_stages(backbone: Backbone, images: Tensor) -> list[Tensor]:
+    """The output of every stage of a Backbone (before each max pooling, and the last):
+    [(N, widths[0], H, W), (N, widths[1], H / 2, W / 2), ...]; the last is backbone(images)."""
+    stages, h = [], images
+    for layer in backbone.net:
+        if isinstance(layer, nn.MaxPool2d):
+            stages.append(h)
+        h = layer(h)
+    return stages + [h]
+
+
 class RPN(nn.Module):
     """The region proposal network (Sec. 3.1): a 3x3 convolution and ReLU, then per anchor one
     objectness logit and 4 deltas (1x1 convolutions).
@@ -256,6 +270,8 @@ class FasterRCNN(nn.Module):
             foreground share (0.25).
         fg_iou: Foreground RoI threshold (0.5).
         pool, pool_channels, head_hidden: RoI pooling's side and channels, the head's width.
+        head_stage: The backbone stage the head pools (None: the last, the RPN's map, as the
+            paper; 1: the stride-2 stage, whose cells are finer than the objects' edges).
         score_threshold, nms_iou, max_dets: Detection.
     """
 
@@ -281,6 +297,7 @@ class FasterRCNN(nn.Module):
         pool: int = 7,
         pool_channels: int = 16,
         head_hidden: int = 256,
+        head_stage: int | None = None,
         score_threshold: float = 0.01,
         nms_iou: float = 0.5,
         max_dets: int = 100,
@@ -296,8 +313,15 @@ class FasterRCNN(nn.Module):
         )
         num_anchors = len(anchor_sizes) * len(aspect_ratios)
         self.rpn = RPN(self.backbone.out_channels, num_anchors, rpn_hidden)
+        self.head_stage = len(widths) - 1 if head_stage is None else head_stage
+        assert 0 <= self.head_stage < len(widths), f"head_stage {head_stage}: 0..{len(widths) - 1}"
         self.head = RoIHead(
-            self.backbone.out_channels, num_classes, pool, head_hidden, 1 / stride, pool_channels
+            widths[self.head_stage],
+            num_classes,
+            pool,
+            head_hidden,
+            1 / 2**self.head_stage,
+            pool_channels,
         )
         self.rpn_batch, self.rpn_positive_fraction = rpn_batch, rpn_positive_fraction
         self.rpn_pos_iou, self.rpn_neg_iou = rpn_pos_iou, rpn_neg_iou
@@ -440,24 +464,30 @@ class FasterRCNN(nn.Module):
             ]
         )
 
+    def shared_maps(self, images: Tensor) -> tuple[Tensor, Tensor]:
+        """One backbone pass -> (the RPN's map (N, widths[-1], H / 4, W / 4), the head's map
+        (N, widths[head_stage], H / 2^head_stage, W / 2^head_stage)); the same map by default."""
+        stages = backbone_stages(self.backbone, images)
+        return stages[-1], stages[self.head_stage]
+
     def predict(self, images: Tensor) -> list[dict[str, Tensor]]:
         """Detections of images (N, C, H, W) in [0, 1] (the model in eval mode)."""
-        features = self.backbone(images)
+        features, head_map = self.shared_maps(images)
         logits, deltas = self.rpn(features)
         proposals = self.proposals(logits, deltas)
-        cls_logits, box_deltas = self.head(features, self.rois_of(proposals))
+        cls_logits, box_deltas = self.head(head_map, self.rois_of(proposals))
         return self.detect(cls_logits, box_deltas, proposals)
 
     def step(self, batch: Any) -> StepOutput:
         """The four losses (RPN objectness and boxes, head classes and boxes), summed; in
         evaluation also the detections, for mAP."""
         images, targets = batch
-        features = self.backbone(images)
+        features, head_map = self.shared_maps(images)
         logits, deltas = self.rpn(features)
         rpn_cls, rpn_box = self.rpn_loss(logits, deltas, targets)
         proposals = self.proposals(logits.detach(), deltas.detach())
         rois, labels, goals = self.sample_rois(proposals, targets)
-        cls_logits, box_deltas = self.head(features, rois)
+        cls_logits, box_deltas = self.head(head_map, rois)
         head_cls, head_box = self.head_loss(cls_logits, box_deltas, labels, goals)
         terms = {"rpn_cls": rpn_cls, "rpn_box": rpn_box, "cls": head_cls, "box": head_box}
         loss = sum(terms.values())
@@ -465,7 +495,7 @@ class FasterRCNN(nn.Module):
         metrics = {f"loss_{k}": Mean(v.detach() * n, n) for k, v in terms.items()}
         outputs = None
         if not self.training:
-            cls_all, deltas_all = self.head(features, self.rois_of(proposals))
+            cls_all, deltas_all = self.head(head_map, self.rois_of(proposals))
             outputs = self.detect(cls_all, deltas_all, proposals)
         return StepOutput(loss, metrics, outputs=outputs)  # type: ignore[arg-type]
 
@@ -499,6 +529,7 @@ def create_model(config: Any, splits: Any) -> FasterRCNN:
         pool=config.pool,
         pool_channels=config.pool_channels,
         head_hidden=config.head_hidden,
+        head_stage=config.head_stage,
         score_threshold=config.score_threshold,
         nms_iou=config.nms_iou,
         max_dets=config.max_dets,

@@ -199,6 +199,24 @@ def test_the_loss_falls_on_a_fixed_batch():
     assert sum(losses[-10:]) / 10 < 0.6 * sum(losses[:5]) / 5, losses
 
 
+def test_the_head_pools_the_stage_it_is_given():
+    images = torch.rand(2, 1, 64, 64)
+    last = m.FasterRCNN(64, 1, 3, widths=[4, 8, 16], rpn_hidden=8, head_hidden=16)
+    finer = m.FasterRCNN(64, 1, 3, widths=[4, 8, 16], rpn_hidden=8, head_hidden=16, head_stage=1)
+    stages = m.backbone_stages(finer.backbone, images)
+    assert [tuple(s.shape[1:]) for s in stages] == [(4, 64, 64), (8, 32, 32), (16, 16, 16)]
+    torch.testing.assert_close(stages[-1], finer.backbone(images))
+    assert last.head_stage == 2 and last.head.spatial_scale == 1 / 4
+    assert finer.head_stage == 1 and finer.head.spatial_scale == 1 / 2
+    assert finer.head.reduce[0].in_channels == 8
+    rpn_map, head_map = finer.shared_maps(images)
+    assert rpn_map.shape[1:] == (16, 16, 16) and head_map.shape[1:] == (8, 32, 32)
+    finer.eval()
+    with torch.no_grad():
+        detections = finer.predict(images)
+    assert len(detections) == 2 and all(d["boxes"].shape[1:] == (4,) for d in detections)
+
+
 # ------------------------------------------------------------------ config, end to end
 
 
@@ -206,6 +224,7 @@ def test_config_rejects_bad_values():
     assert_config_error(SPEC, "smoke", {"rpn_neg_iou": 0.8}, ["rpn_neg_iou"])
     assert_config_error(SPEC, "smoke", {"nms_iou": 0.0}, ["nms_iou"])
     assert_config_error(SPEC, "smoke", {"standardize": True}, ["standardize"])
+    assert_config_error(SPEC, "smoke", {"head_stage": 3}, ["head_stage"])
 
 
 @needs_data

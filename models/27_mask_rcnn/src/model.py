@@ -71,17 +71,6 @@ def pool_rois(
     return torch.cat([one(rois[i : i + ROI_CHUNK]) for i in range(0, len(rois), ROI_CHUNK)])
 
 
-def backbone_stages(backbone: nn.Module, images: Tensor) -> list[Tensor]:
-    """The output of every stage of 25's Backbone (before each max pooling, and the last):
-    [(N, widths[0], H, W), (N, widths[1], H / 2, W / 2), ...]; the last is backbone(images)."""
-    stages, h = [], images
-    for layer in backbone.net:
-        if isinstance(layer, nn.MaxPool2d):
-            stages.append(h)
-        h = layer(h)
-    return stages + [h]
-
-
 # ------------------------------------------------------------------------------------ masks
 
 
@@ -265,7 +254,7 @@ class MaskRCNN(frcnn.FasterRCNN):
         assert 0 <= mask_stage < len(widths), f"mask_stage {mask_stage}: stages 0..{len(widths)}"
         head = self.head  # 25's head, rebuilt with the same sizes and this pooling
         self.head = BoxHead(
-            self.backbone.out_channels,
+            head.reduce[0].in_channels,
             num_classes,
             head.pool,
             head.fc[1].out_features,
@@ -286,11 +275,12 @@ class MaskRCNN(frcnn.FasterRCNN):
             sampling_ratio,
         )
 
-    def features(self, images: Tensor) -> tuple[Tensor, Tensor]:
-        """(the box head's and the RPN's map (N, widths[-1], H / 4, W / 4), the mask branch's
-        map (N, widths[mask_stage], H / 2^mask_stage, ...)) in one backbone pass."""
-        stages = backbone_stages(self.backbone, images)
-        return stages[-1], stages[self.mask_stage]
+    def features(self, images: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """One backbone pass -> (the RPN's map (N, widths[-1], H / 4, W / 4), the box head's
+        (widths[head_stage], 25's shared_maps), the mask branch's (N, widths[mask_stage],
+        H / 2^mask_stage, ...))."""
+        stages = frcnn.backbone_stages(self.backbone, images)
+        return stages[-1], stages[self.head_stage], stages[self.mask_stage]
 
     # -------------------------------------------------------------------- the mask loss
 
@@ -342,10 +332,10 @@ class MaskRCNN(frcnn.FasterRCNN):
 
     def predict(self, images: Tensor) -> list[dict[str, Tensor]]:
         """Detections with masks of images (N, C, H, W) in [0, 1] (the model in eval mode)."""
-        features, mask_features = self.features(images)
+        features, head_map, mask_features = self.features(images)
         logits, deltas = self.rpn(features)
         proposals = self.proposals(logits, deltas)
-        cls_logits, box_deltas = self.head(features, self.rois_of(proposals))
+        cls_logits, box_deltas = self.head(head_map, self.rois_of(proposals))
         detections = self.detect(cls_logits, box_deltas, proposals)
         self.add_masks(mask_features, detections)
         return detections
@@ -354,12 +344,12 @@ class MaskRCNN(frcnn.FasterRCNN):
         """Faster R-CNN's four losses and L_mask, summed; in evaluation also the detections with
         their masks, for box and mask mAP."""
         images, targets = batch
-        features, mask_features = self.features(images)
+        features, head_map, mask_features = self.features(images)
         logits, deltas = self.rpn(features)
         rpn_cls, rpn_box = self.rpn_loss(logits, deltas, targets)
         proposals = self.proposals(logits.detach(), deltas.detach())
         rois, labels, goals = self.sample_rois(proposals, targets)
-        cls_logits, box_deltas = self.head(features, rois)
+        cls_logits, box_deltas = self.head(head_map, rois)
         head_cls, head_box = self.head_loss(cls_logits, box_deltas, labels, goals)
         pos, classes, mask_goal = self.positive_masks(rois, labels, targets)
         mask = mask_loss(self.mask_head(mask_features, pos), classes, mask_goal)
@@ -371,7 +361,7 @@ class MaskRCNN(frcnn.FasterRCNN):
         outputs = None
         if not self.training:
             with torch.no_grad():
-                cls_all, deltas_all = self.head(features, self.rois_of(proposals))
+                cls_all, deltas_all = self.head(head_map, self.rois_of(proposals))
                 outputs = self.detect(cls_all, deltas_all, proposals)
                 self.add_masks(mask_features, outputs)
         return StepOutput(loss, metrics, outputs=outputs)  # type: ignore[arg-type]
@@ -415,6 +405,7 @@ def create_model(config: Any, splits: Any) -> MaskRCNN:
         pool=config.pool,
         pool_channels=config.pool_channels,
         head_hidden=config.head_hidden,
+        head_stage=config.head_stage,
         score_threshold=config.score_threshold,
         nms_iou=config.nms_iou,
         max_dets=config.max_dets,
