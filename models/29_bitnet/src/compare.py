@@ -8,7 +8,7 @@
 The networks are the experiments of constants.COMPARED: ``shakespeare`` (ternary, width 128),
 ``shakespeare_fp32`` (the same GPT in full precision: models/16_gpt's run) and
 ``shakespeare_wide`` (ternary, width 256), all with 16's recipe (2,000 steps of 12 windows of
-64 characters, AdamW, warm-up and cosine, bf16 autocast) and the same seed. Each is trained by
+64 characters, AdamW, warm-up and cosine, float32) and the same seed. Each is trained by
 train.py's own entry point, one after the other in this process, so each leaves its checkpoint
 for evaluate.py, and its record is written at once to outputs/logs/<name>.<experiment>.json
 (``--reuse`` reads those, or the latest checkpoints, instead of training again). The result,

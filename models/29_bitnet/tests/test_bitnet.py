@@ -161,7 +161,7 @@ def test_every_experiment_loads_and_the_three_networks_differ_in_one_field():
         for name in ("shakespeare", "shakespeare_fp32", "shakespeare_wide", "smoke")
     }
     base = configs["shakespeare"]
-    assert base.ternary and (base.d_model, base.epochs, base.precision) == (128, 8, "bf16")
+    assert base.ternary and (base.d_model, base.epochs, base.precision) == (128, 8, "fp32")
     assert not configs["shakespeare_fp32"].ternary and configs["shakespeare_wide"].d_model == 256
 
 
