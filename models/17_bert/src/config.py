@@ -41,6 +41,10 @@ class BertConfig(BaseConfig):
     # the final vectors of the sentence's words ("mean"; without next-sentence prediction the
     # MLM never trains the [CLS] output, while every word's output is what it was trained on).
     pooling: Literal["cls", "mean"] = "cls"
+    # Fine-tuning only: weights kept as they start. "embeddings": the word and position tables
+    # (the words absent from a few hundred labelled sentences keep their place beside the words
+    # present); "encoder": everything but the sentence head (a linear probe of the features).
+    freeze: Literal["none", "embeddings", "encoder"] = "none"
     # Classes of the sentence head; the head exists in every run (pretraining too, untrained),
     # so that a pretrained checkpoint loads into a fine-tuning run unchanged.
     num_classes: int = 2
@@ -78,6 +82,10 @@ class BertConfig(BaseConfig):
                     (self.task == "mlm") == (self.dataset == "sentences"),
                     f"task {self.task!r} does not read dataset {self.dataset!r}: mlm pretrains on "
                     "'sentences', classify fine-tunes on 'sst2'",
+                ),
+                (
+                    self.task == "classify" or self.freeze == "none",
+                    f"freeze is for fine-tuning: mlm trains every weight (got {self.freeze!r})",
                 ),
                 (
                     self.task != "mlm" or self.monitor in ("val_loss", "val_mlm_accuracy"),

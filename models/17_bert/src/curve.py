@@ -5,6 +5,7 @@ bag-of-words logistic regression.
     python src/curve.py --pretrained latest                       # 500, 2,000, 6,920 labels
     python src/curve.py --pretrained latest --seeds 0 1 2 --labelled 500 2000
     python src/curve.py --replot outputs/logs/curve.json          # redraw a saved result
+    python src/curve.py --merge outputs/logs/a.json outputs/logs/b.json --name curve   # join
 
 For each number of labelled sentences N and each seed, the N sentences are a seeded random draw
 from SST-2's 6,920 training sentences (the same draw for the three learners). The ``finetune``
@@ -24,12 +25,14 @@ with the range), and a table on stderr. The machine may be shared: times are wal
 from __future__ import annotations
 
 import argparse
+import copy
 import dataclasses
 import logging
 import math
 import statistics
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -41,7 +44,7 @@ import plotting
 from data_utils import DatasetSplits
 from engine.checkpoint import check_compatible, resolve_checkpoint
 from engine.modelio import load_model_state, model_state
-from engine.study import replot_study, save_study
+from engine.study import read_result, replot_study, save_study
 from engine.trainer import Trainer
 from engine.workflow import build_optimizer, build_scheduler, load_data, script_main
 from utils.model_stats import count_parameters
@@ -66,12 +69,25 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, help="override both experiments' epochs")
     p.add_argument("--lrs", type=float, nargs="+", default=[3e-4], help="peak rates; dev picks one")
     p.add_argument(
+        "--freezes",
+        nargs="+",
+        choices=["none", "embeddings", "encoder"],
+        default=["none"],
+        help="what fine-tuning keeps fixed (config freeze); dev picks, with the rate",
+    )
+    p.add_argument(
         "--set", nargs="*", default=[], metavar="KEY=VALUE", help="config of both networks"
     )
     p.add_argument("--min-steps", type=int, default=400, help="fewest optimizer steps per run")
     p.add_argument("--name", default="curve", help="file name of the JSON and the plot")
     p.add_argument("--data-dir", help="data directory (default: $AIFS_DATA_DIR)")
     p.add_argument("--replot", help="redraw a saved result JSON without training")
+    p.add_argument(
+        "--merge",
+        nargs="+",
+        metavar="JSON",
+        help="join saved results (e.g. scratch and pretrained run apart) into --name, no training",
+    )
     p.add_argument("--json", action="store_true", help="print the result as the last line")
     return p
 
@@ -117,6 +133,7 @@ def fine_tune(
     experiment: str,
     seed: int,
     lr: float,
+    freeze: str,
     splits: DatasetSplits,
     args: argparse.Namespace,
     weights: Any,
@@ -126,6 +143,7 @@ def fine_tune(
         **dict(kv.split("=", 1) for kv in args.set),
         "seed": seed,
         "lr": lr,
+        "freeze": freeze,
     }
     if args.epochs is not None:
         overrides["epochs"] = args.epochs
@@ -147,26 +165,28 @@ def fine_tune(
         config,
         build_scheduler(config, optimizer, steps),
     )
-    wall, cpu, tests = 0.0, 0.0, []
+    wall, cpu, best_state = 0.0, 0.0, None
     for epoch in range(1, config.epochs + 1):
         start, cpu_start = time.perf_counter(), time.process_time()
         trainer.train(train, val, epoch)  # on from where the last call stopped
         wall += time.perf_counter() - start
         cpu += time.process_time() - cpu_start
-        tests.append(trainer.evaluator.evaluate(test)["accuracy"])
+        vals = trainer.history["val_accuracy"]
+        if vals[-1] > max(vals[:-1], default=-math.inf):  # the first best dev epoch so far
+            best_state = copy.deepcopy(model.state_dict())
         if trainer.bad_epochs >= (config.early_stopping_patience or math.inf):
             break
-    vals = trainer.history["val_accuracy"]
-    best = max(range(len(vals)), key=lambda i: (vals[i], -i))  # the first best dev epoch
+    best = max(range(len(vals)), key=lambda i: (vals[i], -i))
+    model.load_state_dict(best_state)  # test is scored once, at the epoch dev chose
     return {
         "val_accuracy": vals[best],
-        "test_accuracy": tests[best],
+        "test_accuracy": trainer.evaluator.evaluate(test)["accuracy"],
         "lr": lr,
+        "freeze": freeze,
         "epoch": best + 1,
         "epochs_run": len(vals),
         "steps": trainer.global_step,
         "val_curve": vals,
-        "test_curve": tests,
         "parameters": count_parameters(model),
         "train_seconds": wall,
         "train_cpu_seconds": cpu,
@@ -226,9 +246,39 @@ def plot_curve(result: dict[str, Any], path: Any) -> Any:
     return plotting.save_figure(fig, path)
 
 
+def merge(args: argparse.Namespace) -> dict[str, Any]:
+    """The runs of several saved results as one (the learners may run in separate processes).
+
+    Only the networks' runs whose rate is in ``--lrs`` and whose freeze is in ``--freezes`` are
+    kept, and dev picks again among them for each learner, label count and seed."""
+    parts = [read_result(Path(path)) for path in args.merge]
+    runs = [
+        record
+        for part in parts
+        for record in part["runs"]
+        if record["learner"] == "bow"
+        or (record["lr"] in args.lrs and record["freeze"] in args.freezes)
+    ]
+    for record in runs:
+        rivals = [
+            r
+            for r in runs
+            if (r["learner"], r["labelled"], r["seed"])
+            == (record["learner"], record["labelled"], record["seed"])
+        ]
+        record["chosen"] = record is max(rivals, key=lambda r: r["val_accuracy"])
+    pretraining = next((p["pretraining"] for p in parts if p["pretraining"]), None)
+    result = {"pretraining": pretraining, "summary": summary(runs), "runs": runs}
+    sys.stderr.write(report(result["summary"]))
+    save_study(result, args, LOGS_DIR, VISUALIZATIONS_DIR, plot_curve)
+    return result
+
+
 def run(args: argparse.Namespace) -> dict[str, Any] | None:
     if replot_study(args, VISUALIZATIONS_DIR, plot_curve):
         return None
+    if args.merge:
+        return merge(args)
     spec = model_spec(MODEL_NAME)
     weights = None
     if "pretrained" in args.learners:
@@ -246,9 +296,11 @@ def run(args: argparse.Namespace) -> dict[str, Any] | None:
                     experiment = "finetune" if learner == "pretrained" else "scratch"
                     start = weights if learner == "pretrained" else None
                     tried = [
-                        fine_tune(experiment, seed, lr, subset, args, start) for lr in args.lrs
+                        fine_tune(experiment, seed, lr, freeze, subset, args, start)
+                        for freeze in args.freezes
+                        for lr in args.lrs
                     ]
-                best = max(tried, key=lambda r: r["val_accuracy"])  # dev picks the rate
+                best = max(tried, key=lambda r: r["val_accuracy"])  # dev picks the recipe
                 for record in tried:
                     runs.append(
                         {
@@ -260,13 +312,16 @@ def run(args: argparse.Namespace) -> dict[str, Any] | None:
                         }
                     )
                     logger.info(
-                        "%s | labelled %d | seed %d | lr %s | test %.4f (dev %.4f) | %.0f s",
+                        "%s | labelled %d | seed %d | lr %s | freeze %s | test %.4f (dev %.4f) | "
+                        "epoch %s | %.0f s",
                         learner,
                         len(keep),
                         seed,
                         record.get("lr", "-"),
+                        record.get("freeze", "-"),
                         record["test_accuracy"],
                         record["val_accuracy"],
+                        record.get("epoch", "-"),
                         record["train_seconds"],
                     )
     pretraining = None

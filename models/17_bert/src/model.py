@@ -261,6 +261,25 @@ class Bert(nn.Module):
         metrics = {"loss": Mean(float(loss.detach()) * n, n), "mlm_accuracy": Mean(right, n)}
         return StepOutput(loss, metrics)
 
+    def freeze(self, part: str) -> None:
+        """Keep ``part`` as it is while fine-tuning: "embeddings" (word and position tables and
+        their layer norm), "encoder" (every weight but the sentence head: a linear probe), or
+        "none"."""
+        assert part in (
+            "none",
+            "embeddings",
+            "encoder",
+        ), f"freeze: none, embeddings, encoder ({part!r})"
+        frozen = {
+            "none": [],
+            "embeddings": [self.embed, self.positions, self.embed_norm],
+            "encoder": [m for m in self.children() if m is not self.classifier],
+        }[part]
+        for module in frozen:
+            module.requires_grad_(False)
+        if part == "encoder":
+            self.mlm_bias.requires_grad_(False)
+
     def configure_optimizers(self, config: Any) -> torch.optim.Optimizer:
         """AdamW with weight decay on the matrices (linear weights and embeddings) only, not on
         biases and layer-norm gains (the released code's exclusion), and the config's betas."""
@@ -277,7 +296,7 @@ def create_model(config: Any, splits: Any) -> Bert:
         assert (
             splits.num_classes == config.num_classes
         ), f"{splits.name} has {splits.num_classes} classes, the config {config.num_classes}"
-    return Bert(
+    model = Bert(
         len(splits.metadata["vocab"]),
         max_len=splits.x_train.shape[1],
         num_layers=config.num_layers,
@@ -291,6 +310,8 @@ def create_model(config: Any, splits: Any) -> Bert:
         task=config.task,
         pooling=config.pooling,
     )
+    model.freeze(config.freeze)
+    return model
 
 
 def create_criterion(config: Any) -> Callable | None:

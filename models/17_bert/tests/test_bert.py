@@ -144,6 +144,29 @@ def test_the_mlm_output_layer_is_the_word_embedding_and_decay_skips_vectors():
     assert len(decay["params"]) + len(rest["params"]) == len(names)
 
 
+@pytest.mark.parametrize(
+    "part, fixed",
+    [
+        ("embeddings", ("embed.", "positions.", "embed_norm.")),
+        ("encoder", ("embed", "positions", "blocks", "final_norm")),
+    ],
+)
+def test_freezing_keeps_the_part_and_trains_the_rest(part, fixed):
+    net = bert(task="classify", dtype=torch.float32)
+    net.freeze(part)
+    before = {name: p.detach().clone() for name, p in net.named_parameters()}
+    optimizer = net.configure_optimizers(config())
+    ids, y = sentences([12, 7, 19, 4]), torch.tensor([0, 1, 1, 0])
+    for _ in range(3):
+        optimizer.zero_grad()
+        net.step((ids, y)).loss.backward()
+        optimizer.step()
+    for name, p in net.named_parameters():
+        if not name.startswith("mlm"):  # the MLM head has no part in classifying
+            assert torch.equal(p, before[name]) == name.startswith(fixed), name
+    assert not torch.equal(net.classifier.weight, before["classifier.weight"])
+
+
 def tiny_splits() -> DatasetSplits:
     ids = sentences([12, 7, 19, 4, 16, 9, 20, 11] * 3)
     y = torch.tensor([0, 1] * 12)
@@ -242,6 +265,11 @@ def test_an_empty_line_of_cr_is_skipped_only_when_asked(tmp_path):
         ({"task": "mlm"}, ["task 'mlm' does not read dataset 'sst2'"]),
         ({"dataset": "mnist"}, ["dataset must be 'sentences'"]),
         ({"task": "tagging"}, ["task"]),
+        ({"freeze": "all"}, ["freeze"]),
+        (
+            {"task": "mlm", "dataset": "sentences", "monitor": "val_loss", "freeze": "encoder"},
+            ["freeze is for fine-tuning"],
+        ),
     ],
 )
 def test_bad_configs_are_config_errors(changes, words):
