@@ -504,14 +504,10 @@ class FasterRCNN(nn.Module):
         return {"map": MeanAveragePrecision("bbox", num_classes=self.num_classes)}
 
 
-def create_model(config: Any, splits: Any) -> FasterRCNN:
-    """Faster R-CNN for the canvases' shape and classes (the ModelSpec hook)."""
-    c, h, w = splits.input_shape
-    assert h == w, f"square canvases only, got {h}x{w}"
-    return FasterRCNN(
-        image_size=h,
-        in_channels=c,
-        num_classes=splits.num_classes,
+def detector_options(config: Any) -> dict[str, Any]:
+    """FasterRCNN's keyword arguments from a config (its fields of the same names): the one
+    place that maps them, for this model and for 27_mask_rcnn's subclass."""
+    return dict(
         widths=config.widths,
         anchor_sizes=tuple(config.anchor_sizes),
         aspect_ratios=tuple(config.aspect_ratios),
@@ -534,6 +530,13 @@ def create_model(config: Any, splits: Any) -> FasterRCNN:
         nms_iou=config.nms_iou,
         max_dets=config.max_dets,
     )
+
+
+def create_model(config: Any, splits: Any) -> FasterRCNN:
+    """Faster R-CNN for the canvases' shape and classes (the ModelSpec hook)."""
+    c, h, w = splits.input_shape
+    assert h == w, f"square canvases only, got {h}x{w}"
+    return FasterRCNN(h, c, splits.num_classes, **detector_options(config))
 
 
 def create_criterion(config: Any) -> None:
