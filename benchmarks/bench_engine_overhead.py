@@ -120,8 +120,8 @@ def finite_check_alternatives(engine: benchlib.EngineLoop, calls: int = 200) -> 
     grads = [p.grad for p in trainer.params if p.grad is not None]
     found, scale = torch.zeros(1), torch.ones(1)
     checks = {
-        "engine: stack of per-tensor sums": lambda: float(trainer._grad_check_value(grads)),
-        "Python sum of per-tensor sums": lambda: sum(float(g.sum()) for g in grads),
+        "engine: Python sum of per-tensor sums": lambda: trainer._grad_sum(grads),
+        "stack of per-tensor sums": lambda: float(torch.stack([g.sum() for g in grads]).sum()),
         "torch AMP check (GradScaler's)": lambda: (
             torch._amp_foreach_non_finite_check_and_unscale_(grads, found, scale),
             float(found),

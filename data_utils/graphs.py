@@ -13,9 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import networkx as nx
 import numpy as np
-import scipy.sparse as sp
 import torch
 from torch import Tensor
 
@@ -188,6 +186,8 @@ def parse_planetoid(folder_files: dict[str, Path], name: str) -> dict[str, objec
         raise DataError(f"cannot read Planetoid test index {index_path}: {err}") from err
     test_range = np.sort(test_reorder)
 
+    import scipy.sparse as sp  # here: SciPy's import is slow and only Planetoid needs it
+
     tx, ty = sp.csr_matrix(tx), np.asarray(ty)
     if name == "citeseer":
         # Citeseer has isolated test nodes missing from tx/ty: insert zero rows for them so that
@@ -275,6 +275,8 @@ def load_karate(*, seed: int = 42, data_dir: str | Path | None = None) -> GraphD
     as in Kipf's GCN demo). Only the two leaders are labelled for training (nodes 0 and 33);
     with 34 nodes there is no separate validation set: val and test are both the other 32 nodes.
     """
+    import networkx as nx  # here: networkx's import is slow and only this loader needs it
+
     graph = nx.karate_club_graph()
     n = graph.number_of_nodes()
     labels = [0 if graph.nodes[v]["club"] == "Mr. Hi" else 1 for v in range(n)]

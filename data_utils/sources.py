@@ -39,7 +39,6 @@ from pathlib import Path
 from typing import IO, Callable
 
 import numpy as np
-import scipy.sparse
 from tqdm import tqdm
 
 from data_utils.checksums import SOURCES, DataSource, FileSpec
@@ -364,14 +363,14 @@ _PICKLE_ALLOWED: dict[tuple[str, str], object] = {
     ("numpy.core.multiarray", "scalar"): _multiarray.scalar,
     ("numpy._core.multiarray", "_reconstruct"): _multiarray._reconstruct,
     ("numpy._core.multiarray", "scalar"): _multiarray.scalar,
-    # Planetoid files pickle scipy.sparse.csr.csr_matrix, a path SciPy 2.0 removes
-    ("scipy.sparse.csr", "csr_matrix"): scipy.sparse.csr_matrix,
-    ("scipy.sparse._csr", "csr_matrix"): scipy.sparse.csr_matrix,
     ("collections", "defaultdict"): collections.defaultdict,
     ("_codecs", "encode"): codecs.encode,  # bytes in protocol-2 pickles written by Python 3
     ("__builtin__", "list"): list,
     ("builtins", "list"): list,
 }
+
+# Planetoid files pickle scipy.sparse.csr.csr_matrix (a path SciPy 2.0 removes) or ._csr
+_SCIPY_ALLOWED = {("scipy.sparse.csr", "csr_matrix"), ("scipy.sparse._csr", "csr_matrix")}
 
 
 class _RestrictedUnpickler(pickle.Unpickler):
@@ -380,6 +379,10 @@ class _RestrictedUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> object:
         if (module, name) in _PICKLE_ALLOWED:
             return _PICKLE_ALLOWED[(module, name)]
+        if (module, name) in _SCIPY_ALLOWED:  # SciPy imported only for the files that need it
+            import scipy.sparse
+
+            return scipy.sparse.csr_matrix
         raise pickle.UnpicklingError(f"refusing to load {module}.{name} from a data file")
 
 

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.datasets import make_circles, make_moons
 
 from data_utils.base import RawDataset
 
@@ -104,6 +103,8 @@ def load_circles(
         noise: Standard deviation of gaussian noise added to each point.
         factor: Radius of the inner circle relative to the outer one (0 < factor < 1).
     """
+    from sklearn.datasets import make_circles  # here: importing scikit-learn takes a second
+
     x, y = make_circles(n_samples=n_samples, noise=noise, factor=factor, random_state=seed)
     return _to_raw(x, y, ["outer", "inner"])
 
@@ -123,6 +124,8 @@ def load_moons(
         n_samples: Total number of points.
         noise: Standard deviation of gaussian noise added to each point.
     """
+    from sklearn.datasets import make_moons
+
     x, y = make_moons(n_samples=n_samples, noise=noise, random_state=seed)
     return _to_raw(x, y, ["0", "1"])
 
