@@ -24,7 +24,7 @@ def _from_bunch(x: np.ndarray, y: np.ndarray, class_names: list[str]) -> RawData
     )
 
 
-def sklearn_datasets() -> Any:
+def _sklearn_datasets() -> Any:
     """scikit-learn's bundled data sets, imported when first needed: importing scikit-learn
     takes about a second, which every script's start-up (and every test subprocess) would pay."""
     from sklearn import datasets
@@ -33,7 +33,7 @@ def sklearn_datasets() -> Any:
 
 
 def _iris_pair(keep: tuple[int, int]) -> RawDataset:
-    bunch = sklearn_datasets().load_iris()
+    bunch = _sklearn_datasets().load_iris()
     mask = np.isin(bunch.target, keep)
     y = (bunch.target[mask] == keep[1]).astype(np.int64)  # keep[0] -> 0, keep[1] -> 1
     return _from_bunch(bunch.data[mask], y, [str(bunch.target_names[k]) for k in keep])
@@ -41,7 +41,7 @@ def _iris_pair(keep: tuple[int, int]) -> RawDataset:
 
 def load_iris(*, seed: int = 42, data_dir: str | Path | None = None) -> RawDataset:
     """Fisher's iris: 150 flowers, 4 measurements in cm, 3 species (setosa/versicolor/virginica)."""
-    bunch = sklearn_datasets().load_iris()
+    bunch = _sklearn_datasets().load_iris()
     return _from_bunch(bunch.data, bunch.target, [str(n) for n in bunch.target_names])
 
 
@@ -57,17 +57,17 @@ def load_iris_hard(*, seed: int = 42, data_dir: str | Path | None = None) -> Raw
 
 def load_breast_cancer(*, seed: int = 42, data_dir: str | Path | None = None) -> RawDataset:
     """Wisconsin diagnostic breast cancer: 569 tumours, 30 features, malignant (0) / benign (1)."""
-    bunch = sklearn_datasets().load_breast_cancer()
+    bunch = _sklearn_datasets().load_breast_cancer()
     return _from_bunch(bunch.data, bunch.target, [str(n) for n in bunch.target_names])
 
 
 def load_digits(*, seed: int = 42, data_dir: str | Path | None = None) -> RawDataset:
     """UCI optical digits: 1797 images of 8x8 pixels (values 0..16), flattened to 64 features."""
-    bunch = sklearn_datasets().load_digits()
+    bunch = _sklearn_datasets().load_digits()
     return _from_bunch(bunch.data, bunch.target, [str(n) for n in bunch.target_names])
 
 
 def load_wine(*, seed: int = 42, data_dir: str | Path | None = None) -> RawDataset:
     """UCI wine: 178 wines, 13 chemical measurements, 3 cultivars."""
-    bunch = sklearn_datasets().load_wine()
+    bunch = _sklearn_datasets().load_wine()
     return _from_bunch(bunch.data, bunch.target, [str(n) for n in bunch.target_names])

@@ -331,8 +331,7 @@ class Trainer:
         """
         self.optimizer.zero_grad(set_to_none=True)
         counts = [batch_size_of(batch) for batch in group]
-        # One batch in one process: its mean loss is the step's loss (no all-reduce to ask).
-        weights = [1.0] if len(group) == 1 and self.one_process else self._loss_weights(counts)
+        weights = self._loss_weights(counts)
         metrics: dict[str, Mean] = {}  # the step's sums over its batches (this process)
         for i, (batch, n, weight) in enumerate(zip(group, counts, weights)):
             if self.device.type != "cpu":  # the loaders' tensors are on the CPU already
@@ -418,8 +417,11 @@ class Trainer:
     def _loss_weights(self, sizes: list[int]) -> list[float]:
         """Weight of each batch's mean loss: n_i * world_size / (samples in the group, all ranks).
 
-        DDP averages gradients over processes, hence the world_size factor.
+        DDP averages gradients over processes, hence the world_size factor. One batch in one
+        process: its mean loss is the step's loss, weight 1.0 (no all-reduce to ask).
         """
+        if len(sizes) == 1 and self.one_process:
+            return [1.0]
         total = distributed.all_reduce_sum([float(sum(sizes))])[0]
         world = distributed.world_size()
         return [n * world / total for n in sizes]

@@ -29,7 +29,8 @@ The thread count is set per variant before each of its rounds (1 unless the vari
 
 Part 2, ``--time-to-target``: the plain loop and the engine's Trainer (the shakespeare
 experiment's config), each the full 2,000 steps with the whole validation stream scored every
-250 steps, one after the other. Reported: wall and CPU seconds of training until the first
+250 steps, one after the other; ``--epochs 12`` makes both runs 3,000 steps long (the schedule
+then decays over 3,000). Reported: wall and CPU seconds of training until the first
 validation at or below ``--target`` (1.88 nats per character), and the final validation loss.
 
 The machine is shared: timings move with other processes' load (the JSON records the load
@@ -244,8 +245,11 @@ def first_below(losses: list[float], times: list[tuple[float, float]], target: f
 
 
 def time_to_target(args: argparse.Namespace, splits: Any) -> dict[str, Any]:
-    """Part 2: the plain loop and the engine, 2,000 steps each, wall time to the target."""
-    config = model_config(MODEL_NAME, "shakespeare")
+    """Part 2: the plain loop and the engine, 2,000 steps each (``--epochs`` of 250 steps: the
+    warm-up cosine then ends at the last of them), wall time to the target."""
+    config = model_config(
+        MODEL_NAME, "shakespeare", **({"epochs": args.epochs} if args.epochs else {})
+    )
     every = config.data_options["windows_per_epoch"] // config.batch_size  # 250 steps
     tokens = config.batch_size * config.data_options["block_size"]  # per step
     runs = {}
@@ -320,6 +324,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--time-to-target", action="store_true", help="also the two full runs")
     p.add_argument("--target", type=float, default=1.88, help="validation loss to reach")
     p.add_argument("--plain-threads", type=int, default=1, help="threads of the plain run")
+    p.add_argument(
+        "--epochs",
+        type=int,
+        help="length of the two full runs in epochs of 250 steps (default: the experiment's 8)",
+    )
     p.add_argument("--name", default="levers", help="result file outputs/logs/<name>.json")
     p.add_argument("--data-dir", help="data directory (default: $AIFS_DATA_DIR)")
     p.add_argument("--json", action="store_true", help="print the result JSON last on stdout")
