@@ -1,7 +1,9 @@
 """The models' analysis notebooks (issue 21): committed executed and small, and still running.
 
 Each model's notebooks/analysis.ipynb is executed here in a fresh, offline kernel on checkpoints
-of the model's tiny ``smoke`` experiment, trained in a temporary copy of the model: a notebook
+of the model's tiny ``smoke`` experiment, trained in a temporary copy of the model (or shared by
+the model's own command-line test, which trained the same experiment earlier in the session:
+utils.testing.share_smoke_checkpoint; pyproject's testpaths run the models' tests first): a notebook
 whose code no longer fits the project's API fails this test, not a reader. The committed copy
 is checked as it is (every cell executed, no error, under 1 MB); docs/run_notebooks.py, which
 re-executes them on the real checkpoints, is checked against the models that have a notebook.
@@ -31,7 +33,7 @@ from utils.notebooks import (
     read_notebook,
 )
 from utils.registry import MODELS, model_config
-from utils.testing import copy_model, needs_data_files, run_script
+from utils.testing import copy_model, needs_data_files, run_script, shared_smoke_checkpoint
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = Path("notebooks") / "analysis.ipynb"
@@ -202,10 +204,12 @@ def test_notebook_runs_on_smoke_checkpoints(model_dir, tmp_path):
     if needs_data_files(dataset) and not os.environ.get("AIFS_DATA_DIR"):
         pytest.skip(f"{name}'s smoke experiment reads {dataset!r}: set AIFS_DATA_DIR to run it")
     offline = {"AIFS_OFFLINE": "1", "AIFS_CACHE_DIR": str(tmp_path / "cache")}  # no downloads
-    model = copy_model(model_dir, tmp_path)
-    trained = run_script(model, "train.py", "--experiment", "smoke", "--no-wandb", env=offline)
-    assert trained.returncode == 0, trained.stderr
-    (checkpoint,) = (model / "outputs" / "models" / "smoke").glob("*_final.pt")
+    checkpoint = shared_smoke_checkpoint(model_dir.name)
+    if checkpoint is None:  # no earlier test of this session trained it: train it here
+        model = copy_model(model_dir, tmp_path)
+        trained = run_script(model, "train.py", "--experiment", "smoke", "--no-wandb", env=offline)
+        assert trained.returncode == 0, trained.stderr
+        (checkpoint,) = (model / "outputs" / "models" / "smoke").glob("*_final.pt")
     path = model_dir / NOTEBOOK
     checkpoints = notebook_parameters(read_notebook(path), path)["CHECKPOINTS"]
     nb = execute_notebook(

@@ -10,8 +10,10 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import types
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,9 +32,17 @@ needs_data = pytest.mark.skipif(
 )
 
 
+# The session's folder of smoke checkpoints shared between tests (share_smoke_checkpoint): made
+# by the controlling process before pytest-xdist starts its workers, which inherit the variable.
+SMOKE_SHARE = "AIFS_TEST_SMOKE_SHARE"
+
+
 def pytest_configure(config: pytest.Config) -> None:
     # wandb must never reach the network in tests; a test of offline mode sets it itself.
     os.environ["WANDB_MODE"] = "disabled"
+    if not hasattr(config, "workerinput"):  # the controller, or a run without workers
+        os.environ[SMOKE_SHARE] = tempfile.mkdtemp(prefix="aifs-smoke-")
+        config.add_cleanup(lambda: shutil.rmtree(os.environ.pop(SMOKE_SHARE), ignore_errors=True))
     os.environ.setdefault("MPLBACKEND", "Agg")
     # Tests use tiny models: one thread each avoids oversubscribing a small shared machine
     # (subprocesses inherit OMP_NUM_THREADS), and keeps timings steady.
@@ -303,7 +313,33 @@ def train_and_evaluate_smoke(model_dir: Path, *logged: str) -> dict[str, Any]:
     missing = [text for text in logged if text not in result.stderr]
     assert not missing, f"train.py did not log {missing}: {result.stderr}"
     assert list((Path(model_dir) / "outputs" / "models" / "smoke").glob("*_final.pt"))
-    return run_json(model_dir, "evaluate.py", "--checkpoint", "latest", "--experiment", "smoke")
+    metrics = run_json(model_dir, "evaluate.py", "--checkpoint", "latest", "--experiment", "smoke")
+    share_smoke_checkpoint(model_dir)
+    return metrics
+
+
+def share_smoke_checkpoint(model_dir: Path) -> None:
+    """Offer the final checkpoint of a ``smoke`` run in a copy of a model folder to the later
+    tests of this session that only need one (the notebook tests), so that they do not train the
+    same experiment again. A copy of the file is shared, so nothing those tests write lands in
+    the folder of the test that trained it."""
+    share = os.environ.get(SMOKE_SHARE)
+    if not share:
+        return
+    checkpoint = sorted((Path(model_dir) / "outputs" / "models" / "smoke").glob("*_final.pt"))[-1]
+    target = Path(share) / Path(model_dir).name / checkpoint.name
+    target.parent.mkdir(exist_ok=True)
+    partial = target.with_name(f".{target.name}.{os.getpid()}")
+    shutil.copyfile(checkpoint, partial)
+    partial.replace(target)  # atomic: a reader sees the whole file or none
+
+
+def shared_smoke_checkpoint(folder: str) -> Path | None:
+    """A smoke checkpoint of model folder ``folder`` (e.g. "22_ddpm") that an earlier test of
+    this session trained and shared, or None."""
+    share = os.environ.get(SMOKE_SHARE)
+    found = sorted((Path(share) / folder).glob("*_final.pt")) if share else []
+    return found[-1] if found else None
 
 
 def run_study_smoke(model_dir: Path, script: str, *args: str) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import types
 from pathlib import Path
@@ -118,3 +119,24 @@ def test_train_and_evaluate_smoke_checks_what_training_logged(fake_scripts: Path
     assert testing.train_and_evaluate_smoke(fake_scripts, "epoch 1 |")["model"] == "toy"
     with pytest.raises(AssertionError, match=r"did not log \['epoch 2 \|'\]"):
         testing.train_and_evaluate_smoke(fake_scripts, "epoch 1 |", "epoch 2 |")
+
+
+def test_a_shared_smoke_checkpoint_is_a_copy_found_by_model_folder(tmp_path, monkeypatch):
+    assert os.environ.get(testing.SMOKE_SHARE)  # this session's folder, made by pytest_configure
+    monkeypatch.setenv(testing.SMOKE_SHARE, str(tmp_path / "share"))
+    (tmp_path / "share").mkdir()
+    assert testing.shared_smoke_checkpoint("22_ddpm") is None
+    runs = tmp_path / "copy" / "22_ddpm" / "outputs" / "models" / "smoke"
+    runs.mkdir(parents=True)
+    (runs / "smoke_20261207-010101_epoch001_step0000004_final.pt").write_bytes(b"weights")
+    testing.share_smoke_checkpoint(tmp_path / "copy" / "22_ddpm")
+    shared = testing.shared_smoke_checkpoint("22_ddpm")
+    assert (
+        shared
+        == tmp_path / "share" / "22_ddpm" / "smoke_20261207-010101_epoch001_step0000004_final.pt"
+    )
+    assert shared.read_bytes() == b"weights" and testing.shared_smoke_checkpoint("26_yolo") is None
+    assert sorted(p.name for p in shared.parent.iterdir()) == [shared.name]  # no partial file left
+    monkeypatch.delenv(testing.SMOKE_SHARE)
+    testing.share_smoke_checkpoint(tmp_path / "copy" / "22_ddpm")  # outside pytest: nothing shared
+    assert testing.shared_smoke_checkpoint("22_ddpm") is None
