@@ -41,8 +41,8 @@ def pytest_configure(config: pytest.Config) -> None:
     # wandb must never reach the network in tests; a test of offline mode sets it itself.
     os.environ["WANDB_MODE"] = "disabled"
     if not hasattr(config, "workerinput"):  # the controller, or a run without workers
-        os.environ[SMOKE_SHARE] = tempfile.mkdtemp(prefix="aifs-smoke-")
-        config.add_cleanup(lambda: shutil.rmtree(os.environ.pop(SMOKE_SHARE), ignore_errors=True))
+        share = os.environ[SMOKE_SHARE] = tempfile.mkdtemp(prefix="aifs-smoke-")
+        config.add_cleanup(lambda: shutil.rmtree(share, ignore_errors=True))
     os.environ.setdefault("MPLBACKEND", "Agg")
     # Tests use tiny models: one thread each avoids oversubscribing a small shared machine
     # (subprocesses inherit OMP_NUM_THREADS), and keeps timings steady.
@@ -80,8 +80,6 @@ def run_script(
 
 def copy_model(model_dir: Path, destination: Path) -> Path:
     """Copy a model's src/ to a temporary folder so an end-to-end run writes its outputs there."""
-    import shutil
-
     target = destination / Path(model_dir).name
     shutil.copytree(
         Path(model_dir) / "src", target / "src", ignore=shutil.ignore_patterns("__pycache__")
@@ -326,12 +324,11 @@ def share_smoke_checkpoint(model_dir: Path) -> None:
     share = os.environ.get(SMOKE_SHARE)
     if not share:
         return
+    from utils.files import atomic_write  # imports torch: not before pytest_configure
+
     checkpoint = sorted((Path(model_dir) / "outputs" / "models" / "smoke").glob("*_final.pt"))[-1]
-    target = Path(share) / Path(model_dir).name / checkpoint.name
-    target.parent.mkdir(exist_ok=True)
-    partial = target.with_name(f".{target.name}.{os.getpid()}")
-    shutil.copyfile(checkpoint, partial)
-    partial.replace(target)  # atomic: a reader sees the whole file or none
+    with atomic_write(Path(share) / Path(model_dir).name / checkpoint.name) as handle:
+        handle.write(checkpoint.read_bytes())  # a reader sees the whole file or none
 
 
 def shared_smoke_checkpoint(folder: str) -> Path | None:
