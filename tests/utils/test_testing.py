@@ -112,11 +112,13 @@ def fake_scripts(tmp_path: Path, monkeypatch):
     train = subprocess.CompletedProcess([], 0, stdout="", stderr="epoch 1 | loss 0.5\n")
     monkeypatch.setattr(testing, "run_script", lambda *args, **kwargs: train)
     monkeypatch.setattr(testing, "run_json", lambda *args: {"model": "toy", "accuracy": 1.0})
+    monkeypatch.setenv(testing.SMOKE_SHARE, str(tmp_path / "share"))  # not the session's folder
     return tmp_path
 
 
 def test_train_and_evaluate_smoke_checks_what_training_logged(fake_scripts: Path) -> None:
     assert testing.train_and_evaluate_smoke(fake_scripts, "epoch 1 |")["model"] == "toy"
+    assert testing.shared_smoke_checkpoint(fake_scripts.name).name == "run_final.pt"  # shared
     with pytest.raises(AssertionError, match=r"did not log \['epoch 2 \|'\]"):
         testing.train_and_evaluate_smoke(fake_scripts, "epoch 1 |", "epoch 2 |")
 
