@@ -120,7 +120,8 @@ def load_dataset(
     - labelled examples (a registered loader returning a RawDataset): a DatasetSplits, split as
       described below, with ArrayLoaders;
     - text (tiny_shakespeare): a CharCorpus, split by position (val_fraction, default 0.1 as in
-      nanoGPT), with TokenWindows; options block_size, windows_per_epoch, train_mode;
+      nanoGPT; a model's config always passes its own, BaseConfig's 0.15 unless it sets one),
+      with TokenWindows; options block_size, windows_per_epoch, train_mode;
     - graphs (cora, citeseer, karate): a GraphData with its fixed node masks, with
       FullGraphLoaders;
     - segmentation (isbi_membrane): a SegmentationData whose val slices are a contiguous block
