@@ -191,6 +191,10 @@ class CharLM(nn.Module):
     table: ih(embed(x)) = ih(E)[x], the projection of the V rows of E once, (V, G), instead of the
     B*T embedded characters (B*T, I) forward and backward. The same function of the same
     parameters, rounded differently; a quarter of a 2 x 256 LSTM's products (11_lstm).
+
+    With ``tie_embedding`` the output layer reads the embedding: logits = h E^T + b (Press and
+    Wolf 2017; GPT's tied head, models/16_gpt), so a character's input and output vectors are one
+    vector; the head keeps only its bias (V,). The embedding is H wide, so the shapes agree.
     """
 
     def __init__(
@@ -202,6 +206,7 @@ class CharLM(nn.Module):
         dropout: float,
         temperature: float = 1.0,
         fold_embedding: bool = False,
+        tie_embedding: bool = False,
     ) -> None:
         super().__init__()
         self.chars, self.temperature = list(chars), temperature
@@ -209,7 +214,9 @@ class CharLM(nn.Module):
         vocab = len(self.chars)
         self.embed = nn.Embedding(vocab, hidden_size)  # one row per character (= one-hot @ W)
         self.rnn = RecurrentStack(make_cell, hidden_size, hidden_size, num_layers, dropout)
-        self.head = nn.Linear(hidden_size, vocab)
+        # Tied: only the bias is the head's own; untied: a (V, H) weight and the bias.
+        self.head = None if tie_embedding else nn.Linear(hidden_size, vocab)
+        self.head_bias = nn.Parameter(torch.zeros(vocab)) if tie_embedding else None
         self.dropout = dropout
 
     def forward(self, x: Tensor, state: list[State] | None = None) -> tuple[Tensor, list[State]]:
@@ -219,7 +226,10 @@ class CharLM(nn.Module):
             h, state = self.rnn(F.embedding(x, table), state, projected=True)  # (B, T, H)
         else:
             h, state = self.rnn(self.embed(x), state)  # (B, T, H)
-        return self.head(F.dropout(h, self.dropout, self.training)), state
+        h = F.dropout(h, self.dropout, self.training)
+        if self.head is None:  # tied: the embedding's rows score the characters
+            return F.linear(h, self.embed.weight, self.head_bias), state  # (B, T, V)
+        return self.head(h), state
 
     def step(self, batch: tuple[Tensor, Tensor]) -> StepOutput:
         x, y = batch  # (B, T) ids, (B, T) next ids
@@ -307,13 +317,18 @@ class AddingRegressor(nn.Module):
 
 
 def build_network(
-    config: Any, splits: Any, make_cell: CellFactory, fold_embedding: bool = False
+    config: Any,
+    splits: Any,
+    make_cell: CellFactory,
+    fold_embedding: bool = False,
+    tie_embedding: bool = False,
 ) -> nn.Module:
     """The head the data set asks for, around cells made by ``make_cell``.
 
     Text (a CharCorpus) gets a CharLM, the adding problem an AddingRegressor, labelled sequences
     (MNIST-1D, images read row by row) a SequenceClassifier. The config needs ``hidden_size``,
-    ``num_layers``, ``dropout`` and ``temperature``; ``fold_embedding`` is CharLM's.
+    ``num_layers``, ``dropout`` and ``temperature``; ``fold_embedding`` and ``tie_embedding``
+    are CharLM's (the other heads have no embedding).
     """
     common = dict(
         hidden_size=config.hidden_size, num_layers=config.num_layers, dropout=config.dropout
@@ -324,6 +339,7 @@ def build_network(
             splits.chars,
             temperature=config.temperature,
             fold_embedding=fold_embedding,
+            tie_embedding=tie_embedding,
             **common,
         )
     if isinstance(splits, SequenceTask):

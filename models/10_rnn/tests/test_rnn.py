@@ -143,6 +143,27 @@ def test_char_lm_loss_falls_on_a_fixed_batch():
     assert losses[0] > 0.8 * math.log(6) and losses[-1] < 0.05
 
 
+def test_tied_char_lm_scores_characters_with_its_embedding_and_learns():
+    torch.manual_seed(0)
+    chars = list("abcde\n")
+    tied = m.CharLM(
+        m.ElmanCell, chars, hidden_size=32, num_layers=1, dropout=0.0, tie_embedding=True
+    )
+    untied = m.CharLM(m.ElmanCell, chars, hidden_size=32, num_layers=1, dropout=0.0)
+    n_tied, n_untied = (sum(p.numel() for p in lm.parameters()) for lm in (tied, untied))
+    assert n_untied - n_tied == 6 * 32  # the (V, H) output weight is gone, its bias kept
+    x = torch.tensor([[0, 1, 2, 3, 4, 5]])  # (1, T)
+    h, _ = tied.rnn(tied.embed(x))
+    logits, _ = tied(x)  # (1, T, V)
+    torch.testing.assert_close(logits, h @ tied.embed.weight.T + tied.head_bias)
+    tied.step((x, x)).loss.backward()
+    assert tied.embed.weight.grad.abs().sum(1).gt(0).all()  # in through x, out through logits
+    text = torch.tensor([i % 5 for i in range(200)])
+    x, y = text[:160].reshape(8, 20), text[1:161].reshape(8, 20)
+    losses = train_steps(tied, lambda: tied.step((x, y)).loss)
+    assert losses[-1] < 0.05
+
+
 def test_adding_regressor_loss_falls_on_a_fixed_batch_and_reports_solved():
     torch.manual_seed(0)
     net = m.AddingRegressor(m.ElmanCell, 32, 1, 0.0)

@@ -217,7 +217,13 @@ def create_model(config: Any, splits: Any) -> nn.Module:
     """The LSTM network for the config's data set (the ModelSpec hook): the Elman network's head
     for that data (character model, adding regressor or sequence classifier) around LSTM cells."""
     cells = lstm_cells(config.forget_bias, config.bptt_by_hand)
-    return rnn.build_network(config, splits, cells, fold_embedding=config.fold_embedding)
+    return rnn.build_network(
+        config,
+        splits,
+        cells,
+        fold_embedding=config.fold_embedding,
+        tie_embedding=config.tie_embedding,
+    )
 
 
 def create_criterion(config: Any) -> Callable:

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from data_utils.sequences import adding_examples, load_adding
+from data_utils.text import char_corpus
 from utils.config import load_config
 from utils.registry import model_modules
 from utils.testing import (
@@ -236,6 +237,39 @@ def test_training_resumes_exactly_from_a_checkpoint(tmp_path):
 
     # Stopped at step 5, mid-epoch 2 (4 steps per epoch), then resumed from its checkpoint.
     assert_resumes_exactly(lambda: m.create_model(cfg, task), cfg, loaders, 5, tmp_path)
+
+
+def test_the_shakespeare_network_in_miniature_resumes_exactly(tmp_path):
+    """The character model as `shakespeare` builds it (tied head, folded embedding, backward by
+    hand), straight through 2 epochs vs stopped at step 5 and resumed: identical weights."""
+    corpus = char_corpus(
+        "verse",
+        "to be, or not to be: that is the question.\n" * 40,
+        0.1,
+        block_size=16,
+        windows_per_epoch=32,
+    )
+    cfg = config(
+        max_steps=None,
+        epochs=2,
+        hidden_size=8,
+        num_layers=2,
+        batch_size=8,
+        forget_bias=0.0,
+        tie_embedding=True,
+        fold_embedding=True,
+        bptt_by_hand=True,
+    )
+    cfg = dataclasses.replace(cfg, monitor="val_loss", monitor_mode="min")
+    net = m.create_model(cfg, corpus)
+    assert net.head is None and net.head_bias.shape == (corpus.vocab_size,)
+
+    def loaders():
+        train, val, _ = corpus.loaders(cfg.batch_size, seed=cfg.seed)
+        return train, val
+
+    # 4 steps per epoch: stopped at step 5, mid-epoch 2, then resumed from its checkpoint.
+    assert_resumes_exactly(lambda: m.create_model(cfg, corpus), cfg, loaders, 5, tmp_path)
 
 
 # ------------------------------------------------------------------------- config, end to end
