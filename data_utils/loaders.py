@@ -98,9 +98,9 @@ def batch_size_of(batch: Any) -> int:
         TypeError: A batch of none of these structures.
     """
     if isinstance(batch, Tensor):
-        return len(batch)
+        return batch.shape[0]  # len(tensor) is a Python method around it: 0.5 us more per batch
     if isinstance(batch, (tuple, list)) and batch and isinstance(batch[0], Tensor):
-        return len(batch[0])
+        return batch[0].shape[0]
     if isinstance(batch, Mapping):
         if "mask" in batch:
             return int(batch["mask"].sum())

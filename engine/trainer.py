@@ -265,7 +265,7 @@ class Trainer:
                     before = self.auditor.snapshot() if audit_now else None
                     out = self.training_step(group, audit_now)
                     self.step_in_epoch += len(group)
-                    self.samples_in_epoch += sum(batch_size_of(b) for b in group)
+                    self.samples_in_epoch += out["samples"]
                     if out["stepped"]:
                         self.global_step += 1
                         self._accumulate(out)
@@ -299,9 +299,9 @@ class Trainer:
         """One optimizer step on a group of batches: the model's own rule if it has one.
 
         Returns:
-            ``stepped`` (False when nan_policy="skip" dropped the step), ``metrics`` (this
-            process's Mean metrics of the step, ``loss`` among them) and the audit's
-            ``grad_norms``.
+            ``stepped`` (False when nan_policy="skip" dropped the step), ``samples`` (this
+            process's samples in the group), ``metrics`` (this process's Mean metrics of the
+            step, ``loss`` among them) and the audit's ``grad_norms``.
         """
         if not self.custom_rule:
             return self.backprop_step(group, audit)
@@ -318,7 +318,8 @@ class Trainer:
         if "correct" in out:
             metrics["accuracy"] = Mean(float(out["correct"]), n)
         metrics.update({k: v for k, v in out.items() if isinstance(v, Mean)})
-        return {"stepped": True, "metrics": metrics, "grad_norms": out.get("grad_norms", {})}
+        grad_norms = out.get("grad_norms", {})
+        return {"stepped": True, "samples": n, "metrics": metrics, "grad_norms": grad_norms}
 
     def backprop_step(self, group: list[Batch], audit: bool) -> dict[str, Any]:
         """zero-grad; loss and backward per batch, accumulating; finite check; clip; step.
@@ -353,23 +354,27 @@ class Trainer:
         grad_check = float(norm) if norm is not None else self._grad_sum(grads)
         if not self._finite_or_skip(metrics["loss"].total, grad_check):
             self.optimizer.zero_grad(set_to_none=True)
-            return {"stepped": False, "metrics": {}}
+            return {"stepped": False, "samples": sum(counts), "metrics": {}}
         grad_norms = self.auditor.grad_norms() if audit else {}  # before clipping
         if self.config.grad_clip:
             torch.nn.utils.clip_grads_with_norm_(self.params, self.config.grad_clip, norm)
         self.optimizer.step()
         if self.per_step_scheduler and self.scheduler is not None:  # moves with every step
             self.scheduler.step()
-        return {"stepped": True, "metrics": metrics, "grad_norms": grad_norms}
+        return {
+            "stepped": True,
+            "samples": sum(counts),
+            "metrics": metrics,
+            "grad_norms": grad_norms,
+        }
 
     @staticmethod
     def _grad_sum(grads: list[torch.Tensor]) -> float:
         """The finiteness check without clipping (with it, the global norm serves, which clipping
         then reuses): the plain sum of every gradient entry, NaN or Inf exactly when some entry
         is (or a float32 sum overflows, which a norm would do first); one pass with no squares.
-        The per-tensor sums are added as Python floats: on the MLP that was 50 us per step
-        against 63 us for stacking them into one tensor first (bench_engine_overhead times the
-        alternatives)."""
+        The per-tensor sums are added as Python floats: on the MLP 22 us per step against 25 us
+        for stacking them into one tensor first (bench_engine_overhead times the alternatives)."""
         return sum(float(g.sum()) for g in grads)
 
     # ------------------------------------------------------------------------- batches and steps
@@ -396,14 +401,15 @@ class Trainer:
         seen = 0
         group: list[Batch] = []
         for index, batch in enumerate(batches):
-            n = batch_size_of(batch)
-            if ((index + 1) * size if size else seen + n) <= done:
-                seen, self.step_in_epoch = seen + n, index + 1  # resumed: already trained on
-                continue
-            if seen < mine:  # the rest of the batch the resume position falls in
-                assert isinstance(batch, tuple), "a resume inside a batch needs tensor batches"
-                batch = tuple(t[mine - seen :] for t in batch)
-            seen += n
+            if mine:  # resumed inside this epoch (else every batch is trained on)
+                n = batch_size_of(batch)
+                if ((index + 1) * size if size else seen + n) <= done:
+                    seen, self.step_in_epoch = seen + n, index + 1  # already trained on
+                    continue
+                if seen < mine:  # the rest of the batch the resume position falls in
+                    assert isinstance(batch, tuple), "a resume inside a batch needs tensor batches"
+                    batch = tuple(t[mine - seen :] for t in batch)
+                seen += n
             if not group and self._budget_spent():
                 return
             group.append(batch)
