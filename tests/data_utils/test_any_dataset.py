@@ -375,6 +375,9 @@ def test_batch_size_of_every_structure() -> None:
         batch_size_of({"tokens": x})
     with pytest.raises(TypeError, match="got list"):
         batch_size_of([])
+    for no_batch_dimension in (torch.tensor(3.0), (torch.tensor(3.0), torch.zeros(1))):
+        with pytest.raises(TypeError, match="0-d"):
+            batch_size_of(no_batch_dimension)
 
 
 def test_array_sets_keep_their_splits_and_loaders() -> None:
