@@ -250,7 +250,7 @@ class MetricSums:
                 self.sums[name] = [as_float(metric.total), float(metric.count)]
             else:  # in place: this object's own lists (state() hands out copies)
                 pair[0] += as_float(metric.total)
-                pair[1] += metric.count
+                pair[1] += float(metric.count)  # a count may come as a tensor
 
     def reduced(self, all_reduce: Callable[[list[float]], list[float]]) -> dict[str, list[float]]:
         """The sums over all processes (every process must call it with the same names)."""

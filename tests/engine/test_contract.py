@@ -18,7 +18,7 @@ from torch import nn
 
 from data_utils import ArrayLoader, ListTargetLoader, load_dataset
 from engine.evaluator import Evaluator
-from engine.steps import Mean, StepOutput
+from engine.steps import Mean, MetricSums, StepOutput
 from utils.config import BaseConfig
 from utils.testing import assert_resumes_exactly, needs_data, trainer_for
 
@@ -391,3 +391,16 @@ def test_a_monitor_the_model_does_not_report_is_a_config_error():
     trainer = trainer_for(TinyGAN, cfg)
     with pytest.raises(ConfigError, match="val_d_loss, val_g_loss"):
         trainer.train(ArrayLoader(real, labels, 8), ArrayLoader(real, labels, 16))
+
+
+def test_metric_sums_add_tensor_totals_and_counts_as_plain_floats() -> None:
+    """Totals and counts a step reports as tensors are summed as Python floats (the checkpoint
+    holds plain values), and the state handed out is a copy the sums do not change."""
+    sums = MetricSums()
+    sums.add({"loss": Mean(torch.tensor(3.0), 2)})
+    state = sums.state()
+    sums.add({"loss": Mean(torch.tensor(1.0), torch.tensor(2))})
+    assert sums.sums == {"loss": [4.0, 4.0]}
+    assert all(type(v) is float for v in sums.sums["loss"])
+    assert state == {"loss": [3.0, 2.0]}
+    assert MetricSums.means(sums.sums) == {"loss": 1.0}
