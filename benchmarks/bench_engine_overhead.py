@@ -19,6 +19,14 @@ seed, same epochs), one epoch per call, interleaved:
   ``trainer / raw`` is the target of at most 1.05;
 - ``trainer_no_audit``: the same with ``audit_every`` = 10**9 (the audit's own cost is the
   difference; it is also timed directly);
+- ``trainer_no_check``: the Trainer with the NaN policy's gradient check switched off (its
+  ``_grad_sum`` returns 0.0): ``trainer / trainer_no_check`` is what the check costs in place,
+  where the gradients are read once more after backward;
+- ``trainer_bare_step``: the same Trainer loop (batches, audits, validation, the epoch's
+  bookkeeping) around a hand-written step, the raw loop's lines (``bare_step``): no check and none
+  of the step's plumbing (the model's step, metric objects, accumulation weights, contexts).
+  ``trainer_no_check / trainer_bare_step`` is the plumbing's cost and ``trainer_bare_step / raw``
+  the loop's and the epoch's own;
 - ``raw_fused`` and ``trainer_fused``: both loops with ``optimizer_impl: fused`` (torch's fused
   kernel): what the engine's option gains over a user's loop with torch's defaults, and the
   loop overhead alone once the optimizer is fast.
@@ -37,17 +45,19 @@ reported:
   load from another process slows a few steps of a few epochs, which a per-epoch ratio feels in
   full and this estimate hardly at all. Per-block values show the spread between instances.
 
-The finiteness check, the Trainer's main cost per step beyond a raw loop, is also timed on its
-own with the alternatives, on the gradients the model's last step left (CPU microseconds per
-call). Swapping parts of the Trainer out as extra epoch candidates did not resolve them: one
-instance's speed moves by more than the part's 1-2%.
+The finiteness check is also timed on its own with the alternatives, on the gradients the
+model's last step left (CPU microseconds per call): there the gradients sit in the cache, so it
+costs less than in place, which ``trainer_no_check`` measures. The three parts (check, step
+plumbing, loop) are ratios of candidates built afresh in every block; on a machine shared with
+other jobs one instance's speed moves by more than a part's 1%, so they resolve only on an idle
+machine (the per-block values say whether they did).
 
 Fair by construction: the Trainer always validates after an epoch, so the raw loop runs the same
 validation (the first 1,024 validation images, inference mode, loss and accuracy). No scheduler,
 no checkpoints, no early stopping (per-epoch costs; one checkpoint's cost is measured separately,
-as a share of a full 51,000-image epoch). After the last round of each block ``raw``,
-``raw_control``, ``trainer`` and ``trainer_no_audit`` must hold bit-identical weights, and so
-must the two fused candidates: the same arithmetic was timed.
+as a share of a full 51,000-image epoch). After the last round of each block the six
+candidates with torch's default optimizer must hold bit-identical weights, and so must the two
+fused candidates: the same arithmetic was timed.
 
 Data: a fixed subset of the Fashion-MNIST training split, 100 batches per epoch (MLP 12,800
 images in batches of 128, LeNet-5 6,400 in batches of 64), so the script stays under 5 minutes on
@@ -69,6 +79,7 @@ import benchlib
 import torch
 
 from engine.checkpoint import CheckpointManager
+from engine.steps import Mean
 from engine.trainer import RunContext
 from utils.registry import MODELS
 
@@ -77,12 +88,30 @@ AUDIT_DEFAULT = 50  # utils.config.BaseConfig.audit_every
 AUDIT_OFF = 10**9
 VAL_SAMPLES = 1024
 FULL_EPOCH = 51_000  # training images of the shared Fashion-MNIST split
-# model -> (training images per epoch, timed rounds per block); blocks x rounds a multiple of 6
-# balances the orders. Many short blocks: one instance's speed varies more than one epoch's.
-PLAN = {"mlp": (12_800, 9), "lenet5": (6_400, 3)}
+# model -> (training images per epoch, timed rounds per block); blocks x rounds a multiple of 8
+# (the candidates) balances the orders. Many short blocks: one instance's speed varies more
+# than one epoch's.
+PLAN = {"mlp": (12_800, 8), "lenet5": (6_400, 2)}
 BLOCKS = {"mlp": 6, "lenet5": 4}  # blocks of freshly built candidates per model
-CANDIDATES = ["raw", "raw_control", "trainer", "trainer_no_audit", "raw_fused", "trainer_fused"]
-PLAIN = ("raw", "raw_control", "trainer", "trainer_no_audit")  # torch's default optimizer
+CANDIDATES = [
+    "raw",
+    "raw_control",
+    "trainer",
+    "trainer_no_audit",
+    "trainer_no_check",
+    "trainer_bare_step",
+    "raw_fused",
+    "trainer_fused",
+]
+# torch's default optimizer: all of them must end with the same weights
+PLAIN = (
+    "raw",
+    "raw_control",
+    "trainer",
+    "trainer_no_audit",
+    "trainer_no_check",
+    "trainer_bare_step",
+)
 
 
 def checkpoint_seconds(engine: benchlib.EngineLoop, rounds: int = 5) -> float:
@@ -136,6 +165,35 @@ def finite_check_alternatives(engine: benchlib.EngineLoop, calls: int = 200) -> 
     return {n: 1e6 * statistics.median(v) / calls for n, v in times["cpu"].items()}
 
 
+def without_check(engine: benchlib.EngineLoop) -> benchlib.EngineLoop:
+    """The Trainer with the finiteness check of its NaN policy off (every sum reads as 0.0)."""
+    engine.trainer._grad_sum = lambda grads: 0.0
+    return engine
+
+
+def bare_step(engine: benchlib.EngineLoop) -> benchlib.EngineLoop:
+    """The Trainer's loop around the raw loop's step: zero-grad, forward, loss, backward, step
+    and the two ``item()`` reads; the audit's gradient norms read before the step, as the
+    Trainer reads them. No finiteness check, no model step, no accumulation weights."""
+    trainer, criterion = engine.trainer, engine.setup.criterion
+
+    def step(group: list, audit: bool) -> dict[str, Any]:
+        ((x, y),) = group
+        trainer.optimizer.zero_grad(set_to_none=True)
+        scores = trainer.model(x)
+        loss = criterion(scores, y)
+        loss.backward()
+        grad_norms = trainer.auditor.grad_norms() if audit else {}
+        trainer.optimizer.step()
+        n = len(y)
+        correct = (scores.argmax(dim=1) == y).sum().item()
+        metrics = {"loss": Mean(loss.item() * n, n), "accuracy": Mean(correct, n)}
+        return {"stepped": True, "samples": n, "metrics": metrics, "grad_norms": grad_norms}
+
+    trainer.backprop_step = step
+    return engine
+
+
 def build_candidates(name: str, splits, seed: int, order: list[str]) -> dict[str, Any]:
     """The candidates in ``order``, each built afresh in that order (where each one's tensors
     land in memory differs with it), each training loader wrapped in a ``StepClock``."""
@@ -149,6 +207,12 @@ def build_candidates(name: str, splits, seed: int, order: list[str]) -> dict[str
         "raw_control": lambda: benchlib.RawLoop(setup(optimizer="torch_default")),
         "trainer": lambda: benchlib.EngineLoop(setup(audit_every=AUDIT_DEFAULT)),
         "trainer_no_audit": lambda: benchlib.EngineLoop(setup(audit_every=AUDIT_OFF)),
+        "trainer_no_check": lambda: without_check(
+            benchlib.EngineLoop(setup(audit_every=AUDIT_DEFAULT))
+        ),
+        "trainer_bare_step": lambda: bare_step(
+            benchlib.EngineLoop(setup(audit_every=AUDIT_DEFAULT))
+        ),
         "raw_fused": lambda: benchlib.RawLoop(setup(optimizer_impl="fused")),
         "trainer_fused": lambda: benchlib.EngineLoop(
             setup(audit_every=AUDIT_DEFAULT, optimizer_impl="fused")
@@ -226,6 +290,16 @@ def bench_model(
         "position_ratio_vs_raw": {n: position_ratio(n) for n in CANDIDATES if n != "raw"},
         "trainer_vs_no_audit": pair("trainer", "trainer_no_audit"),
         "trainer_vs_no_audit_position": position_ratio("trainer", "trainer_no_audit"),
+        # Where the Trainer's time beyond the raw loop goes (position medians, pooled).
+        "parts_position": {
+            "finiteness check (trainer / trainer_no_check)": position_ratio(
+                "trainer", "trainer_no_check"
+            ),
+            "step plumbing (trainer_no_check / trainer_bare_step)": position_ratio(
+                "trainer_no_check", "trainer_bare_step"
+            ),
+            "loop and epoch (trainer_bare_step / raw)": position_ratio("trainer_bare_step"),
+        },
         # The loop's overhead alone when both use the fused optimizer.
         "trainer_fused_vs_raw_fused": pair("trainer_fused", "raw_fused"),
         "trainer_fused_vs_raw_fused_position": position_ratio("trainer_fused", "raw_fused"),
@@ -284,6 +358,9 @@ def main(argv: list[str] | None = None) -> int:
             f" a 51,000-image epoch; identical weights {r['identical_weights']}"
             f" (fused pair: {r['identical_weights_fused']})"
         )
+    for name, r in results.items():
+        parts = ", ".join(f"{part} {v['pooled']:.3f}" for part, v in r["parts_position"].items())
+        print(f"{name}: where the Trainer's time beyond the raw loop goes: {parts}")
     for name, r in results.items():
         checks = r["finite_check_us"].items()
         print(
