@@ -105,14 +105,7 @@ CANDIDATES = [
     "trainer_fused",
 ]
 # torch's default optimizer: all of them must end with the same weights
-PLAIN = (
-    "raw",
-    "raw_control",
-    "trainer",
-    "trainer_no_audit",
-    "trainer_no_check",
-    "trainer_bare_step",
-)
+PLAIN = tuple(name for name in CANDIDATES if not name.endswith("_fused"))
 
 
 def checkpoint_seconds(engine: benchlib.EngineLoop, rounds: int = 5) -> float:
