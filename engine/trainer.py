@@ -373,8 +373,10 @@ class Trainer:
         """The finiteness check without clipping (with it, the global norm serves, which clipping
         then reuses): the plain sum of every gradient entry, NaN or Inf exactly when some entry
         is (or a float32 sum overflows, which a norm would do first); one pass with no squares.
-        The per-tensor sums are added as Python floats: on the MLP 22 us per step against 25 us
-        for stacking them into one tensor first (bench_engine_overhead times the alternatives)."""
+        The per-tensor sums are added as Python floats: on the MLP 22 us per call against 25 us
+        for stacking them into one tensor first, timed on cached gradients; in place, right after
+        backward, it costs about 36 us, 1.5% of the MLP's step (bench_engine_overhead's
+        alternatives and its trainer_no_check)."""
         return sum(float(g.sum()) for g in grads)
 
     # ------------------------------------------------------------------------- batches and steps
